@@ -1,0 +1,1 @@
+"""Okendo profile and event sync: DuckDB warehouse, dbt models, Dagster orchestration."""

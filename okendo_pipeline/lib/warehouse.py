@@ -1,0 +1,36 @@
+"""Opening the DuckDB warehouse with the settings every writer uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+
+from okendo_pipeline.utils.environment import ensure_parent
+
+
+@contextmanager
+def connect(
+    database: str, *, memory_limit: str | None = None, threads: int | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection; spills to ``<database>.tmp`` instead of failing on memory.
+
+    DuckDB allows one writing process per file, so callers keep connections short and the
+    Dagster jobs that write run their steps in one process (see definitions.py).
+    """
+    ensure_parent(database)
+    conn = duckdb.connect(database)
+    try:
+        conn.execute("set enable_progress_bar = false")
+        conn.execute(f"set temp_directory = '{database}.tmp'")
+        if memory_limit:
+            conn.execute(f"set memory_limit = '{memory_limit}'")
+        if threads:
+            conn.execute(f"set threads = {int(threads)}")
+        # Ingestion never relies on insertion order (line numbers are explicit), so let DuckDB
+        # stream without keeping order: less memory on large loads.
+        conn.execute("set preserve_insertion_order = false")
+        yield conn
+    finally:
+        conn.close()

@@ -1,0 +1,45 @@
+"""The one place that reads non-secret settings from the environment (CONTRACT section 5-6).
+
+Secrets (API keys, webhook secret) are never read here: they reach resources as ``dg.EnvVar`` so
+Dagster resolves them at run time and never prints them.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+DEFAULT_DUCKDB_PATH = "data/okendo.duckdb"
+DEFAULT_LANDING_DIR = "data/landing"
+
+
+def duckdb_path() -> str:
+    """Path of the warehouse file (``OKENDO_DUCKDB_PATH``)."""
+    return os.environ.get("OKENDO_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
+
+
+def landing_dir() -> str:
+    """Path of the landing folder (``OKENDO_LANDING_DIR``)."""
+    return os.environ.get("OKENDO_LANDING_DIR") or DEFAULT_LANDING_DIR
+
+
+def as_of_date() -> date:
+    """The run's reference date (``OKENDO_AS_OF``, ISO date); today in UTC when unset."""
+    raw = os.environ.get("OKENDO_AS_OF")
+    return parse_as_of(raw) if raw else datetime.now(UTC).date()
+
+
+def parse_as_of(raw: str) -> date:
+    """Parse an ``--as-of`` value, with an error that names the bad value."""
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError as exc:
+        raise ValueError(f"as-of date {raw!r} is not an ISO date (YYYY-MM-DD)") from exc
+
+
+def ensure_parent(path: str) -> Path:
+    """Create the folder a file will live in; returns the path."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    return p

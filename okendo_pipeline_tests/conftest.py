@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    path = tmp_path / "landing"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def warehouse_path(tmp_path: Path) -> str:
+    return str(tmp_path / "warehouse" / "okendo.duckdb")
+
+
+@pytest.fixture
+def conn(warehouse_path: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    from okendo_pipeline.lib import warehouse
+
+    with warehouse.connect(warehouse_path) as connection:
+        yield connection

@@ -1,0 +1,77 @@
+"""The console script end to end, as a user runs it: generate, run, status."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OKENDO_", "DAGSTER_HOME"))
+    }
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "okendo_pipeline.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=600,
+    )
+
+
+def test_generate_run_status(tmp_path: Path) -> None:
+    landing, database = tmp_path / "landing", tmp_path / "okendo.duckdb"
+    gen = cli(
+        "generate",
+        "--out",
+        str(landing),
+        "--customers",
+        "60",
+        "--seed",
+        "1",
+        "--as-of",
+        "2026-06-01",
+    )
+    assert gen.returncode == 0, gen.stderr
+    assert "wrote" in gen.stdout and (landing / "review").is_dir()
+
+    run = cli(
+        "run", "--landing", str(landing), "--database", str(database), "--as-of", "2026-06-01"
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "succeeded" in run.stdout and "raw/envelopes: envelopes_new=" in run.stdout
+    conn = duckdb.connect(str(database), read_only=True)
+    envelopes = conn.execute("select count(*) from raw.envelopes").fetchone()[0]
+    conn.close()
+    assert envelopes > 300
+
+    again = cli("run", "--landing", str(landing), "--database", str(database))
+    assert again.returncode == 0 and "envelopes_new=0" in again.stdout
+
+    status = cli("status", "--database", str(database))
+    assert status.returncode == 0, status.stderr
+    assert f"{envelopes:,} envelopes" in status.stdout
+
+
+def test_settings_come_from_the_environment(tmp_path: Path) -> None:
+    landing, database = tmp_path / "l", tmp_path / "w.duckdb"
+    cli("generate", "--out", str(landing), "--customers", "5", "--as-of", "2026-06-01")
+    run = cli("run", env={"OKENDO_LANDING_DIR": str(landing), "OKENDO_DUCKDB_PATH": str(database)})
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert database.exists()
+
+
+def test_clear_errors(tmp_path: Path) -> None:
+    missing = cli(
+        "run", "--landing", str(tmp_path / "nope"), "--database", str(tmp_path / "w.duckdb")
+    )
+    assert missing.returncode == 2 and "landing folder" in missing.stderr
+    bad_date = cli("generate", "--out", str(tmp_path), "--customers", "5", "--as-of", "June 1")
+    assert bad_date.returncode == 2 and "is not an ISO date" in bad_date.stderr
+    no_db = cli("status", "--database", str(tmp_path / "none.duckdb"))
+    assert no_db.returncode == 2 and "does not exist" in no_db.stderr

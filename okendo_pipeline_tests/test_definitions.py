@@ -1,0 +1,59 @@
+"""The Dagster definitions load, and the refresh job materializes the raw tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from okendo_pipeline_tests.samples import envelope, write_landing
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch, landing: Path, warehouse_path: str) -> None:
+    monkeypatch.setenv("OKENDO_LANDING_DIR", str(landing))
+    monkeypatch.setenv("OKENDO_DUCKDB_PATH", warehouse_path)
+
+
+def load():
+    from okendo_pipeline.definitions import defs
+
+    return defs()
+
+
+def test_definitions_load(settings) -> None:
+    definitions = load()
+    repo = definitions.get_repository_def()
+    keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
+    assert {
+        "raw/envelopes",
+        "raw/current_resources",
+        "raw/rejected_records",
+        "raw/loaded_files",
+    } <= keys
+    assert "okendo_refresh" in repo.job_names
+    assert definitions.get_job_def("okendo_refresh").executor_def.name == "in_process"
+
+
+def test_refresh_job_loads_and_reports(settings, landing: Path, warehouse_path: str) -> None:
+    write_landing(landing, "review", "a.jsonl", [envelope("review", 1), "{bad"])
+    job = load().resolve_job_def("okendo_refresh")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance)
+        assert result.success
+        meta = {
+            e.asset_key.to_user_string(): e.materialization.metadata
+            for e in result.get_asset_materialization_events()
+        }
+        assert meta["raw/envelopes"]["envelopes_new"].value == 1
+        assert meta["raw/rejected_records"]["rejected"].value == 1
+        assert meta["raw/loaded_files"]["files_loaded"].value == 1
+        checks = result.get_asset_check_evaluations()
+        assert [(c.check_name, c.passed) for c in checks] == [("rejected_share", False)]
+        again = job.execute_in_process(instance=instance)
+        assert again.success
+    conn = duckdb.connect(warehouse_path, read_only=True)
+    assert conn.execute("select count(*) from raw.envelopes").fetchone() == (1,)
+    assert conn.execute("select count(*) from raw.loads").fetchone() == (2,)

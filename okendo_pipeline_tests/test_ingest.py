@@ -1,0 +1,289 @@
+"""Loading landing files into DuckDB: idempotency, ordering, duplicates, deletes, bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import duckdb
+
+from okendo_pipeline.lib.okendo.ingest import load_landing
+from okendo_pipeline_tests.samples import envelope, resource, write_landing
+
+
+def table(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    return conn.execute(sql).fetchall()
+
+
+def current(conn: duckdb.DuckDBPyConnection, resource_type: str) -> dict[str, tuple]:
+    rows = table(
+        conn,
+        f"select resource_id, sequence_number, topic, resource->>'$.rating', customer_key "
+        f"from raw.current_resources where resource_type = '{resource_type}'",
+    )
+    return {r[0]: r[1:] for r in rows}
+
+
+def snapshot(conn: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    return {
+        name: table(conn, f"select * exclude (load_id, loaded_at) from raw.{name} order by all")
+        for name in ("envelopes", "current_resources", "rejected_records")
+    }
+
+
+def test_loading_twice_changes_nothing(landing: Path, conn: duckdb.DuckDBPyConnection) -> None:
+    write_landing(landing, "review", "a.jsonl", [envelope("review", 1), "not json"])
+    first = load_landing(conn, landing)
+    before = snapshot(conn)
+    second = load_landing(conn, landing)
+    assert (first.files_loaded, first.envelopes_new, first.rejected) == (1, 1, 1)
+    assert (second.files_loaded, second.files_skipped, second.envelopes_new, second.rejected) == (
+        0,
+        1,
+        0,
+        0,
+    )
+    assert snapshot(conn) == before
+    assert table(conn, "select count(*) from raw.loaded_files") == [(1,)]
+    assert table(conn, "select count(*) from raw.loads") == [(2,)]
+
+
+def test_touched_file_with_same_content_is_not_reloaded(
+    landing: Path, conn: duckdb.DuckDBPyConnection
+) -> None:
+    path = write_landing(landing, "review", "a.jsonl", [envelope("review", 1)])
+    load_landing(conn, landing)
+    os.utime(path, ns=(1, 1))  # a copy or restore changes mtime, not content
+    again = load_landing(conn, landing)
+    assert (again.files_loaded, again.files_skipped) == (0, 1)
+
+
+def test_changed_file_is_loaded_again_and_reported(
+    landing: Path, conn: duckdb.DuckDBPyConnection
+) -> None:
+    write_landing(landing, "review", "a.jsonl", [envelope("review", 1)])
+    load_landing(conn, landing)
+    write_landing(
+        landing, "review", "a.jsonl", [envelope("review", 1), envelope("review", 2, rating=3)]
+    )
+    report = load_landing(conn, landing)
+    assert report.files_changed == ["review/a.jsonl"]
+    assert (report.envelopes_new, report.envelopes_duplicate) == (1, 1)
+    assert current(conn, "review")["r-1"][:3] == (2, "create", "3")
+
+
+def test_out_of_order_and_duplicated_envelopes(
+    landing: Path, conn: duckdb.DuckDBPyConnection
+) -> None:
+    # The update (seq 3) arrives in an earlier file than the create (seq 1); seq 2 twice.
+    write_landing(landing, "review", "1.jsonl", [envelope("review", 3, "update", rating=2)])
+    write_landing(
+        landing,
+        "review",
+        "2.jsonl",
+        [envelope("review", 1, rating=5), envelope("review", 2, "update", rating=4)],
+    )
+    write_landing(landing, "review", "3.jsonl", [envelope("review", 2, "update", rating=4)])
+    report = load_landing(conn, landing)
+    assert (report.envelopes_new, report.envelopes_duplicate) == (3, 1)
+    assert current(conn, "review") == {"r-1": (3, "update", "2", "ada@example.com")}
+    # Later delivery of an older version changes nothing.
+    write_landing(landing, "review", "4.jsonl", [envelope("review", "0000000", rating=1)])
+    load_landing(conn, landing)
+    assert current(conn, "review")["r-1"][0] == 3
+
+
+def test_sequence_numbers_compare_as_integers(
+    landing: Path, conn: duckdb.DuckDBPyConnection
+) -> None:
+    write_landing(
+        landing,
+        "review",
+        "a.jsonl",
+        [
+            envelope("review", "9", rating=1),
+            envelope("review", "10", "update", rating=2),
+            envelope("review", "0010", "update", rating=5),  # same integer as "10": a duplicate
+        ],
+    )
+    report = load_landing(conn, landing)
+    assert report.envelopes_duplicate == 1
+    assert current(conn, "review")["r-1"][:3] == (10, "update", "2")
+
+
+def test_deletes_apply_by_sequence_number(landing: Path, conn: duckdb.DuckDBPyConnection) -> None:
+    write_landing(
+        landing,
+        "review",
+        "a.jsonl",
+        [
+            envelope("review", 1, res=resource("review", reviewId="gone")),
+            envelope("review", 5, "delete", res={"reviewId": "gone"}),
+            envelope("review", 1, res=resource("review", reviewId="back")),
+            envelope("review", 2, "delete", res={"reviewId": "back"}),
+        ],
+    )
+    # A create with a higher sequence number than the delete brings "back" back.
+    write_landing(
+        landing,
+        "review",
+        "b.jsonl",
+        [envelope("review", 3, "update", res=resource("review", reviewId="back"))],
+    )
+    load_landing(conn, landing)
+    assert set(current(conn, "review")) == {"back"}
+    assert table(conn, "select count(*) from raw.envelopes where resource_id = 'gone'") == [(2,)]
+
+
+def test_gzip_files_load_like_plain_ones(landing: Path, conn: duckdb.DuckDBPyConnection) -> None:
+    write_landing(landing, "order", "a.jsonl.gz", [envelope("order", 1), "{oops"], gz=True)
+    report = load_landing(conn, landing)
+    assert (report.envelopes_new, report.rejected) == (1, 1)
+    assert table(conn, "select file, line, reason from raw.rejected_records") == [
+        ("order/a.jsonl.gz", 2, "line is not valid JSON")
+    ]
+
+
+def test_bad_lines_are_kept_with_file_line_reason_and_raw_text(
+    landing: Path, conn: duckdb.DuckDBPyConnection
+) -> None:
+    bad_rule = json.dumps(envelope("review", 2, rating=11))
+    missing = json.dumps(envelope("review", 3, productName=...))
+    write_landing(
+        landing,
+        "review",
+        "a.jsonl",
+        [
+            envelope("review", 1),
+            "{broken json",
+            "",
+            bad_rule,
+            missing,
+            envelope("review", 4, res=resource("review", reviewId="r-4")),
+        ],
+    )
+    report = load_landing(conn, landing)
+    assert (report.envelopes_new, report.rejected, report.lines) == (2, 3, 5)
+    rows = table(
+        conn,
+        "select resource_type, file, line, reason, raw from raw.rejected_records order by line",
+    )
+    assert rows == [
+        ("review", "review/a.jsonl", 2, "line is not valid JSON", "{broken json"),
+        (
+            "review",
+            "review/a.jsonl",
+            4,
+            "resource.rating: must be an integer from 1 to 5",
+            bad_rule,
+        ),
+        ("review", "review/a.jsonl", 5, "resource.productName: is missing or null", missing),
+    ]
+
+
+def test_a_bad_line_counts_once_per_file(landing: Path, conn: duckdb.DuckDBPyConnection) -> None:
+    write_landing(landing, "review", "a.jsonl", ["{bad", "{bad"])
+    write_landing(landing, "review", "b.jsonl", ["{bad"])
+    report = load_landing(conn, landing)
+    assert report.rejected == 2
+    assert table(conn, "select file, line from raw.rejected_records order by file") == [
+        ("review/a.jsonl", 1),
+        ("review/b.jsonl", 1),
+    ]
+
+
+def test_crlf_blank_lines_and_invalid_utf8(landing: Path, conn: duckdb.DuckDBPyConnection) -> None:
+    path = landing / "review" / "a.jsonl"
+    path.parent.mkdir(parents=True)
+    good = json.dumps(envelope("review", 1)).encode()
+    path.write_bytes(good + b"\r\n\r\n   \n" + b'{"x": "\xff"}\n')
+    report = load_landing(conn, landing)
+    assert (report.envelopes_new, report.rejected) == (1, 1)
+    assert table(conn, "select line, reason from raw.rejected_records") == [
+        (4, "line is not valid UTF-8")
+    ]
+
+
+def test_unreadable_file_is_recorded_not_fatal(
+    landing: Path, conn: duckdb.DuckDBPyConnection
+) -> None:
+    (landing / "review").mkdir()
+    (landing / "review" / "broken.jsonl.gz").write_bytes(b"this is not gzip")
+    write_landing(landing, "review", "ok.jsonl", [envelope("review", 1)])
+    report = load_landing(conn, landing)
+    assert (report.files_loaded, report.envelopes_new, report.rejected) == (2, 1, 1)
+    (reason,) = table(
+        conn, "select reason from raw.rejected_records where file = 'review/broken.jsonl.gz'"
+    )[0]
+    assert reason.startswith("file could not be read:")
+
+
+def test_only_envelope_files_directly_in_type_folders(
+    landing: Path, conn: duckdb.DuckDBPyConnection
+) -> None:
+    write_landing(landing, "review", "a.jsonl", [envelope("review", 1)])
+    write_landing(landing, "review", "a.jsonl.tmp", [envelope("review", 2)])  # still being written
+    write_landing(landing, "review/nested", "b.jsonl", [envelope("review", 3)])
+    write_landing(landing, "unknown_type", "c.jsonl", [{"resourceType": "unknown_type"}])
+    (landing / "stray.jsonl").write_text("{}\n")
+    report = load_landing(conn, landing)
+    assert report.files_seen == 2
+    assert table(conn, "select resource_type, reason from raw.rejected_records") == [
+        ("unknown_type", "resourceType: must be one of the 13 Okendo resource types")
+    ]
+
+
+def test_customer_key_is_trimmed_lower_email_from_the_keying_path(
+    landing: Path, conn: duckdb.DuckDBPyConnection
+) -> None:
+    write_landing(
+        landing,
+        "review",
+        "a.jsonl",
+        [envelope("review", 1, reviewer={"email": "  Ada@Example.COM "})],
+    )
+    write_landing(landing, "referral", "a.jsonl", [envelope("referral", 1)])
+    write_landing(landing, "loyalty_vip_tier", "a.jsonl", [envelope("loyalty_vip_tier", 1)])
+    load_landing(conn, landing)
+    keys = dict(table(conn, "select resource_type, customer_key from raw.current_resources"))
+    assert keys == {
+        "review": "ada@example.com",
+        "referral": "bob@example.com",
+        "loyalty_vip_tier": None,
+    }
+
+
+def test_unknown_fields_are_kept(landing: Path, conn: duckdb.DuckDBPyConnection) -> None:
+    write_landing(landing, "order", "a.jsonl", [envelope("order", 1, giftWrap={"paper": "gold"})])
+    load_landing(conn, landing)
+    assert table(conn, "select resource->>'$.giftWrap.paper' from raw.current_resources") == [
+        ("gold",)
+    ]
+
+
+def test_batches_are_independent_transactions(
+    landing: Path, conn: duckdb.DuckDBPyConnection
+) -> None:
+    for n in range(5):
+        write_landing(
+            landing,
+            "order",
+            f"{n}.jsonl",
+            [envelope("order", n + 1, res=resource("order", orderId=f"o{n}"))],
+        )
+    report = load_landing(conn, landing, batch_bytes=1)  # one file per batch
+    assert report.files_loaded == 5
+    assert table(conn, "select count(*) from raw.current_resources") == [(5,)]
+
+
+def test_gzip_reader_handles_real_gzip(tmp_path: Path) -> None:
+    from okendo_pipeline.lib.okendo.ingest import read_lines
+
+    path = tmp_path / "x.jsonl.gz"
+    with gzip.open(path, "wb") as fh:
+        fh.write(b"a\nb\n")
+    lines, bad = read_lines(path)
+    assert lines == ["a", "b", ""]
+    assert not bad.any()
