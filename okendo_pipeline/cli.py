@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dry-run",
         action="store_true",
-        help="compute and store what would be sent; send nothing",
+        help="compute and store what would be sent; send nothing (the refresh job has no "
+        "sync step yet, so today every run sends nothing)",
     )
 
     status = sub.add_parser("status", help="what was loaded, rejected and synced")

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -196,6 +197,25 @@ def _batches(files: list[LandingFile], batch_bytes: int) -> Iterator[list[Landin
         size += f.size
     if batch:
         yield batch
+
+
+def _prefetched(
+    batches: Iterator[list[LandingFile]],
+) -> Iterator[tuple[list[LandingFile], tuple[pd.DataFrame, list[tuple[LandingFile, str]]]]]:
+    """Read the next batch's files in a thread while DuckDB works on the current one.
+
+    DuckDB releases the GIL while it executes, so file reading and line splitting overlap with
+    parsing; at most two batches are in memory.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for batch in batches:
+            future = pool.submit(_frame, batch)
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = (batch, future)
+        if pending is not None:
+            yield pending[0], pending[1].result()
 
 
 def _frame(batch: list[LandingFile]) -> tuple[pd.DataFrame, list[tuple[LandingFile, str]]]:
@@ -392,8 +412,7 @@ def load_landing(
     report.files_skipped = len(files) - len(todo)
     digests = {f.rel: d for f, d in todo}
 
-    for batch in _batches([f for f, _ in todo], batch_bytes):
-        lines, unreadable = _frame(batch)
+    for batch, (lines, unreadable) in _prefetched(_batches([f for f, _ in todo], batch_bytes)):
         loaded_at = datetime.now(UTC)
         conn.execute("begin transaction")
         try:
