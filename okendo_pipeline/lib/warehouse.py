@@ -9,10 +9,14 @@ import duckdb
 
 from okendo_pipeline.utils.environment import ensure_parent
 
+# DuckDB's own default is 80% of RAM; a bound keeps room for Python's batch buffers and for
+# analysts' read-only sessions on the same machine. Above it DuckDB spills to disk.
+DEFAULT_MEMORY_LIMIT = "8GB"
+
 
 @contextmanager
 def connect(
-    database: str, *, memory_limit: str | None = None, threads: int | None = None
+    database: str, *, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection; spills to ``<database>.tmp`` instead of failing on memory.
 
@@ -24,8 +28,7 @@ def connect(
     try:
         conn.execute("set enable_progress_bar = false")
         conn.execute(f"set temp_directory = '{database}.tmp'")
-        if memory_limit:
-            conn.execute(f"set memory_limit = '{memory_limit}'")
+        conn.execute(f"set memory_limit = '{memory_limit}'")
         if threads:
             conn.execute(f"set threads = {int(threads)}")
         # Ingestion never relies on insertion order (line numbers are explicit), so let DuckDB

@@ -14,7 +14,7 @@ class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB file analysts query and every step writes (``OKENDO_DUCKDB_PATH``)."""
 
     database: str
-    memory_limit: str = "4GB"
+    memory_limit: str = warehouse.DEFAULT_MEMORY_LIMIT
     threads: int | None = None
 
     @contextmanager
