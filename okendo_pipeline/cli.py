@@ -116,7 +116,12 @@ def _run(args: argparse.Namespace) -> int:
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     ctx = instance if instance is not None else dg.DagsterInstance.ephemeral()
     with ctx as inst:
-        result = job.execute_in_process(instance=inst, raise_on_error=False)
+        # The console shows INFO and up (our own step logs); every event stays in the instance.
+        result = job.execute_in_process(
+            instance=inst,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
         _print_summary(result)
     return 0 if result.success else 1
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 from dagster.components import load_from_defs_folder
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFS_FOLDER = Path(__file__).resolve().parent / "defs"
 
 
 @dg.definitions
@@ -13,6 +13,6 @@ def defs() -> dg.Definitions:
     # DuckDB allows one writing process per file: steps that write the warehouse run in the
     # launching process, one after another, instead of Dagster's default multiprocess executor.
     return dg.Definitions.merge(
-        load_from_defs_folder(project_root=PROJECT_ROOT),
+        load_from_defs_folder(path_within_project=DEFS_FOLDER),
         dg.Definitions(executor=dg.in_process_executor),
     )
