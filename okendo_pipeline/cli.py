@@ -104,10 +104,14 @@ def _apply_settings(args: argparse.Namespace) -> None:
 def _run(args: argparse.Namespace) -> int:
     import dagster as dg
 
+    from okendo_pipeline.lib import dbt_project
+
+    _apply_settings(args)
+    dbt_project.prepare()  # the manifest must match the models before definitions load
+
     from okendo_pipeline.definitions import defs
     from okendo_pipeline.defs.okendo.jobs import REFRESH_JOB
 
-    _apply_settings(args)
     landing = Path(environment.landing_dir())
     if not landing.is_dir():
         print(f"error: landing folder {landing} does not exist", file=sys.stderr)

@@ -25,3 +25,11 @@ def conn(warehouse_path: str) -> Iterator[duckdb.DuckDBPyConnection]:
 
     with warehouse.connect(warehouse_path) as connection:
         yield connection
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest() -> None:
+    """Parse the dbt project once per session so definitions load with a current manifest."""
+    from okendo_pipeline.lib import dbt_project
+
+    dbt_project.prepare()

@@ -47,8 +47,14 @@ def test_generate_run_status(tmp_path: Path) -> None:
     assert "succeeded" in run.stdout and "raw/envelopes: envelopes_new=" in run.stdout
     conn = duckdb.connect(str(database), read_only=True)
     envelopes = conn.execute("select count(*) from raw.envelopes").fetchone()[0]
+    # the dbt staging layer was built from the same load
+    reviews = conn.execute(
+        "select (select count(*) from staging.stg_okendo__reviews), "
+        "(select count(*) from raw.current_resources where resource_type = 'review')"
+    ).fetchone()
     conn.close()
     assert envelopes > 300
+    assert reviews[0] == reviews[1] > 0
 
     again = cli("run", "--landing", str(landing), "--database", str(database))
     assert again.returncode == 0 and "envelopes_new=0" in again.stdout

@@ -1,0 +1,14 @@
+with source as ({{ okendo_current('survey_response') }})
+
+select
+    resource_id as survey_response_id,
+    customer_key,
+    resource ->> '$.customer.email' as email,
+    resource ->> '$.surveyId' as survey_id,
+    resource ->> '$.surveyName' as survey_name,
+    {{ okendo_timestamp('$.dateSubmitted') }} as submitted_at,
+    {{ okendo_text('$.order.orderId') }} as order_id,
+    resource -> '$.answers' as answers,
+    sequence_number,
+    loaded_at
+from source
