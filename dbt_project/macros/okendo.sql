@@ -26,3 +26,23 @@ try_cast(resource ->> '{{ json_path }}' as decimal(38, 9))
 select * from {{ source('okendo_raw', 'current_resources') }}
 where resource_type = '{{ resource_type }}'
 {%- endmacro -%}
+
+{%- macro okendo_as_of() -%}
+{#- The run's reference date: var('as_of') (ISO date), else today in UTC. -#}
+{%- set as_of = var('as_of', none) -%}
+{%- if as_of -%} date '{{ as_of }}' {%- else -%} (timezone('UTC', now()))::date {%- endif -%}
+{%- endmacro -%}
+
+{%- macro okendo_birthday_in(year, month, day) -%}
+{#- The birthday in a given year; 29 February falls on 28 February in non-leap years. -#}
+make_date({{ year }}, {{ month }}, least({{ day }}, day(last_day(make_date({{ year }}, {{ month }}, 1)))))
+{%- endmacro -%}
+
+{%- macro okendo_next_birthday(month, day, as_of) -%}
+{#- The next occurrence on or after as_of. -#}
+case
+    when {{ okendo_birthday_in('year(' ~ as_of ~ ')', month, day) }} >= {{ as_of }}
+    then {{ okendo_birthday_in('year(' ~ as_of ~ ')', month, day) }}
+    else {{ okendo_birthday_in('year(' ~ as_of ~ ') + 1', month, day) }}
+end
+{%- endmacro -%}

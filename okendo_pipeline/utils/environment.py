@@ -43,3 +43,11 @@ def ensure_parent(path: str) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def points_expiry_months() -> int:
+    """``OKENDO_POINTS_EXPIRY_MONTHS``: months after the latest activity; 0 = never expire."""
+    raw = os.environ.get("OKENDO_POINTS_EXPIRY_MONTHS", "12").strip() or "12"
+    if not raw.isdigit():
+        raise ValueError(f"OKENDO_POINTS_EXPIRY_MONTHS={raw!r} is not a whole number of months")
+    return int(raw)

@@ -29,7 +29,10 @@ class OkendoTranslator(DagsterDbtTranslator):
 
 def dbt_vars() -> dict[str, str]:
     """dbt vars of a run: the reference date, so builds can be replayed (CONTRACT section 2)."""
-    return {"as_of": environment.as_of_date().isoformat()}
+    return {
+        "as_of": environment.as_of_date().isoformat(),
+        "points_expiry_months": environment.points_expiry_months(),
+    }
 
 
 @dbt_assets(
