@@ -1,19 +1,23 @@
 -- Referral properties per referrer: link, successful referrals, their latest date and revenue
 -- (exact decimals; 0 for a referrer with none; a success without an order adds 0).
-with referrers as (
+with referrer_records as (
+    select referrer_id, customer_key, shareable_link, opted_in_at
+    from {{ ref('stg_okendo__referrers') }}
+),
+
+referrers as (
     select
         customer_key,
-        arg_max(shareable_link, (opted_in_at, referrer_id)) as referral_shareable_link,
-        list(referrer_id) as referrer_ids
-    from {{ ref('stg_okendo__referrers') }}
+        arg_max(shareable_link, (opted_in_at, referrer_id)) as referral_shareable_link
+    from referrer_records
     group by customer_key
 ),
 
 successes as (
-    select referrers.customer_key, referrals.succeeded_at, referrals.order_total_price
-    from referrers
-    join {{ ref('stg_okendo__referrals') }} as referrals
-        on list_contains(referrers.referrer_ids, referrals.referrer_id)
+    -- an equi-join on referrer_id (a customer may hold several referrer records)
+    select referrer_records.customer_key, referrals.succeeded_at, referrals.order_total_price
+    from {{ ref('stg_okendo__referrals') }} as referrals
+    join referrer_records using (referrer_id)
     where referrals.status = 'succeeded'
 ),
 
