@@ -46,3 +46,15 @@ case
     else {{ okendo_birthday_in('year(' ~ as_of ~ ') + 1', month, day) }}
 end
 {%- endmacro -%}
+
+{%- macro okendo_event_id(parts) -%}
+{#- Deterministic event id: the source record's identity, readable, at most 512 bytes (long
+    ids are replaced by their sha256). Same record, same id, on any machine and rebuild. -#}
+{%- set raw = "concat_ws(':', " ~ (parts | join(', ')) ~ ")" -%}
+case when strlen({{ raw }}) <= 512 then {{ raw }} else 'sha256:' || sha256({{ raw }}) end
+{%- endmacro -%}
+
+{%- macro okendo_iso_second(ts) -%}
+{#- A timestamp passed through as a property: UTC, to the second (CONTRACT section 7). -#}
+strftime({{ ts }}, '%Y-%m-%dT%H:%M:%SZ')
+{%- endmacro -%}

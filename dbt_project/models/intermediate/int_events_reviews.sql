@@ -1,0 +1,70 @@
+-- Review events: Okendo Review Created, Okendo Review Request, Okendo Review Request Cancelled.
+with reviews as (select * from {{ ref('stg_okendo__reviews') }}),
+requests as (select * from {{ ref('stg_okendo__review_requests') }}),
+
+media as (
+    select
+        review_id,
+        list_filter(json_extract(media, '$[*]'), lambda m: (m ->> '$.type') = 'image') as images,
+        list_filter(json_extract(media, '$[*]'), lambda m: (m ->> '$.type') = 'video') as videos
+    from reviews
+)
+
+select
+    {{ okendo_event_id(["'review-created'", 'reviews.review_id']) }} as event_id,
+    'Okendo Review Created' as event_name,
+    reviews.customer_key,
+    reviews.created_at as occurred_at,
+    json_object(
+        'review_id', reviews.review_id,
+        'product_id', reviews.product_id,
+        'product_name', reviews.product_name,
+        'product_url', reviews.product_url,
+        'rating', reviews.rating,
+        'title', reviews.title,
+        'body', reviews.body,
+        'is_recommended', reviews.is_recommended,
+        'overall_sentiment', reviews.sentiment,
+        'language_code', reviews.language_code,
+        'photo_count', coalesce(len(media.images), 0),
+        'photo_urls', coalesce(list_transform(media.images, lambda m: m ->> '$.url'), []),
+        'video_count', coalesce(len(media.videos), 0),
+        'verified_status', reviews.verified_status,
+        'achieved_reward', reviews.achieved_reward,
+        'order_id', reviews.order_id
+    ) as properties
+from reviews
+left join media using (review_id)
+
+union all
+
+select
+    {{ okendo_event_id(["'review-request'", 'review_request_id']) }},
+    'Okendo Review Request',
+    customer_key,
+    created_at,
+    json_object(
+        'review_request_id', review_request_id,
+        'order_id', order_id,
+        'order_number', order_number,
+        'first_name', given_name,
+        'last_name', family_name,
+        'products', coalesce(list_transform(json_extract(products, '$[*]'), lambda p: json_object(
+            'product_id', p ->> '$.productId',
+            'name', p ->> '$.name',
+            'image_url', p ->> '$.imageUrl',
+            'review_url', p ->> '$.reviewUrl'
+        )), [])
+    )
+from requests
+
+union all
+
+select
+    {{ okendo_event_id(["'review-request-cancelled'", 'review_request_id']) }},
+    'Okendo Review Request Cancelled',
+    customer_key,
+    cancelled_at,
+    json_object('review_request_id', review_request_id, 'order_id', order_id)
+from requests
+where status = 'cancelled' and cancelled_at is not null
