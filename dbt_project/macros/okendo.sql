@@ -58,3 +58,12 @@ case when strlen({{ raw }}) <= 512 then {{ raw }} else 'sha256:' || sha256({{ ra
 {#- A timestamp passed through as a property: UTC, to the second (CONTRACT section 7). -#}
 strftime({{ ts }}, '%Y-%m-%dT%H:%M:%SZ')
 {%- endmacro -%}
+
+{%- macro okendo_snake_case(text) -%}
+{#- CONTRACT section 7: camelCase split, every run of other characters becomes `_`, lower case
+    ("Skin Type" and "skinType" both give skin_type). -#}
+lower(regexp_replace(
+    regexp_replace({{ text }}, '([a-z0-9])([A-Z])', '\1_\2', 'g'),
+    '[^A-Za-z0-9]+', '_', 'g'
+))
+{%- endmacro -%}
