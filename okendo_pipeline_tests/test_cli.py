@@ -45,6 +45,7 @@ def test_generate_run_status(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "succeeded" in run.stdout and "raw/envelopes: envelopes_new=" in run.stdout
+    assert "marts/customer_profiles" in run.stdout and "marts/customer_events" in run.stdout
     conn = duckdb.connect(str(database), read_only=True)
     envelopes = conn.execute("select count(*) from raw.envelopes").fetchone()[0]
     # the dbt staging layer was built from the same load
@@ -52,9 +53,14 @@ def test_generate_run_status(tmp_path: Path) -> None:
         "select (select count(*) from staging.stg_okendo__reviews), "
         "(select count(*) from raw.current_resources where resource_type = 'review')"
     ).fetchone()
+    profiles, events = conn.execute(
+        "select (select count(*) from marts.customer_profiles), "
+        "(select count(*) from marts.customer_events)"
+    ).fetchone()
     conn.close()
     assert envelopes > 300
     assert reviews[0] == reviews[1] > 0
+    assert profiles >= 60 and events > profiles
 
     again = cli("run", "--landing", str(landing), "--database", str(database))
     assert again.returncode == 0 and "envelopes_new=0" in again.stdout
