@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 import pytest
+import yaml
 
 from okendo_pipeline_tests.samples import write_landing
 
@@ -769,7 +770,7 @@ EXPECTED: list[tuple[str, str, str, datetime, dict[str, Any]]] = [
 
 
 @pytest.fixture(scope="module")
-def events(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
+def events(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("golden-events")
     write_golden(root / "landing")
     database = root / "okendo.duckdb"
@@ -792,14 +793,39 @@ def events(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
         "select event_id, event_name, customer_key, occurred_at, properties "
         "from marts.customer_events"
     ).fetchall()
+    described = described_columns(conn)
     conn.close()
-    return {r[0]: (r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows}
+    events_by_id = {r[0]: (r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows}
+    return {"events": events_by_id, "undescribed": described}
+
+
+def described_columns(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Columns of the staging and mart relations that have no description in the dbt YAML."""
+    dbt_dir = Path(__file__).resolve().parents[1] / "dbt_project" / "models"
+    described: set[tuple[str, str, str]] = set()
+    for schema, path in (
+        ("staging", "staging/okendo/_okendo__models.yml"),
+        ("marts", "marts/_marts__models.yml"),
+    ):
+        for model in yaml.safe_load((dbt_dir / path).read_text())["models"]:
+            for column in model.get("columns", []):
+                if column.get("description"):
+                    described.add((schema, model["name"], column["name"]))
+    rows = conn.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_schema in ('staging', 'marts')"
+    ).fetchall()
+    return sorted(".".join(r) for r in rows if tuple(r) not in described)
 
 
 def test_exactly_the_expected_events(events) -> None:
-    assert sorted(events) == sorted(e[0] for e in EXPECTED)
+    assert sorted(events["events"]) == sorted(e[0] for e in EXPECTED)
+
+
+def test_every_analyst_facing_column_is_described(events) -> None:
+    assert events["undescribed"] == []
 
 
 @pytest.mark.parametrize("expected", EXPECTED, ids=[e[0] for e in EXPECTED])
 def test_event_matches_hand_computed_values(events, expected) -> None:
-    assert events.get(expected[0]) == expected
+    assert events["events"].get(expected[0]) == expected
