@@ -175,6 +175,18 @@ def envelope(
     }
 
 
+def raw_envelope(
+    resource_type: str, seq: int, res: dict[str, Any], topic: str = "create"
+) -> dict[str, Any]:
+    """An envelope around a resource written out in full (the golden tests spell every field)."""
+    return {
+        "resourceType": resource_type,
+        "topic": topic,
+        "sequenceNumber": str(seq),
+        "resource": res,
+    }
+
+
 def write_landing(
     landing: Path, folder: str, name: str, lines: list[dict | str], *, gz: bool = False
 ) -> Path:

@@ -16,13 +16,10 @@ import duckdb
 import pytest
 import yaml
 
+from okendo_pipeline_tests.samples import raw_envelope as env
 from okendo_pipeline_tests.samples import write_landing
 
 Z = "T00:00:00Z"
-
-
-def env(rt: str, seq: int, res: dict[str, Any], topic: str = "create") -> dict[str, Any]:
-    return {"resourceType": rt, "topic": topic, "sequenceNumber": str(seq), "resource": res}
 
 
 def tier(tid: str, name: str, rank: int, threshold: str) -> dict:

@@ -15,13 +15,10 @@ import dagster as dg
 import duckdb
 import pytest
 
+from okendo_pipeline_tests.samples import raw_envelope as env
 from okendo_pipeline_tests.samples import write_landing
 
 AS_OF = "2026-03-01"
-
-
-def env(rt: str, seq: int, res: dict[str, Any], topic: str = "create") -> dict[str, Any]:
-    return {"resourceType": rt, "topic": topic, "sequenceNumber": str(seq), "resource": res}
 
 
 def review(rid: str, email: str, rating: int, created: str, sentiment: str | None) -> dict:

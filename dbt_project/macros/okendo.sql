@@ -67,3 +67,19 @@ lower(regexp_replace(
     '[^A-Za-z0-9]+', '_', 'g'
 ))
 {%- endmacro -%}
+
+{%- macro okendo_first_nps(answers) -%}
+{#- A survey response's NPS score: its first answer of type nps (CONTRACT section 7). -#}
+try_cast(
+    list_filter(json_extract({{ answers }}, '$[*]'), lambda a: (a ->> '$.questionType') = 'nps')[1]
+        ->> '$.value' as integer
+)
+{%- endmacro -%}
+
+{%- macro okendo_nps_category(score) -%}
+case
+    when {{ score }} >= 9 then 'promoter'
+    when {{ score }} >= 7 then 'passive'
+    when {{ score }} >= 0 then 'detractor'
+end
+{%- endmacro -%}

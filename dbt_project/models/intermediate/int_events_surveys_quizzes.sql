@@ -2,11 +2,7 @@
 with surveys as (
     select
         *,
-        try_cast(
-            list_filter(
-                json_extract(answers, '$[*]'), lambda a: (a ->> '$.questionType') = 'nps'
-            )[1] ->> '$.value' as integer
-        ) as nps_score
+        {{ okendo_first_nps('answers') }} as nps_score
     from {{ ref('stg_okendo__survey_responses') }}
 ),
 quizzes as (select * from {{ ref('stg_okendo__quiz_responses') }})
@@ -21,11 +17,7 @@ select
         'survey_id', survey_id,
         'survey_name', survey_name,
         'nps_score', nps_score,
-        'nps_category', case
-            when nps_score >= 9 then 'promoter'
-            when nps_score >= 7 then 'passive'
-            when nps_score >= 0 then 'detractor'
-        end,
+        'nps_category', {{ okendo_nps_category('nps_score') }},
         'order_id', order_id,
         'answers', coalesce(list_transform(json_extract(answers, '$[*]'), lambda a: json_object(
             'question', a ->> '$.title', 'value', a -> '$.value'

@@ -2,12 +2,7 @@
 with responses as (
     select
         *,
-        -- the first nps answer of the response (CONTRACT section 7)
-        try_cast(
-            list_filter(
-                json_extract(answers, '$[*]'), lambda a: (a ->> '$.questionType') = 'nps'
-            )[1] ->> '$.value' as integer
-        ) as nps_score
+        {{ okendo_first_nps('answers') }} as nps_score
     from {{ ref('stg_okendo__survey_responses') }}
 ),
 
@@ -31,11 +26,7 @@ select
     counts.customer_key,
     counts.number_of_survey_responses,
     latest_nps.latest_nps,
-    case
-        when latest_nps.latest_nps >= 9 then 'promoter'
-        when latest_nps.latest_nps >= 7 then 'passive'
-        when latest_nps.latest_nps >= 0 then 'detractor'
-    end as latest_nps_category,
+    {{ okendo_nps_category('latest_nps.latest_nps') }} as latest_nps_category,
     latest_nps.latest_nps_at::date as latest_nps_date
 from counts
 left join latest_nps using (customer_key)
