@@ -187,6 +187,21 @@ def raw_envelope(
     }
 
 
+def order_resource(
+    order_id: str, email: str, created: str, total: str = "10.00", status: str = "paid"
+) -> dict[str, Any]:
+    """An order resource written out in full."""
+    return {
+        "orderId": order_id,
+        "orderNumber": f"#{order_id}",
+        "customer": {"email": email},
+        "totalPrice": total,
+        "currency": "USD",
+        "financialStatus": status,
+        "dateCreated": created,
+    }
+
+
 def write_landing(
     landing: Path, folder: str, name: str, lines: list[dict | str], *, gz: bool = False
 ) -> Path:

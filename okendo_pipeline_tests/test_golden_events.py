@@ -16,8 +16,8 @@ import duckdb
 import pytest
 import yaml
 
+from okendo_pipeline_tests.samples import order_resource, write_landing
 from okendo_pipeline_tests.samples import raw_envelope as env
-from okendo_pipeline_tests.samples import write_landing
 
 Z = "T00:00:00Z"
 
@@ -60,19 +60,7 @@ def member(
 
 
 def order(seq: int, oid: str, email: str, created: str, total: str, status: str = "paid") -> dict:
-    return env(
-        "order",
-        seq,
-        {
-            "orderId": oid,
-            "orderNumber": f"#{oid}",
-            "customer": {"email": email},
-            "totalPrice": total,
-            "currency": "USD",
-            "financialStatus": status,
-            "dateCreated": created,
-        },
-    )
+    return env("order", seq, order_resource(oid, email, created, total, status))
 
 
 def txn(rt: str, seq: int, tid: str, email: str, when: str, **fields) -> dict:

@@ -15,8 +15,8 @@ import dagster as dg
 import duckdb
 import pytest
 
+from okendo_pipeline_tests.samples import order_resource, write_landing
 from okendo_pipeline_tests.samples import raw_envelope as env
-from okendo_pipeline_tests.samples import write_landing
 
 AS_OF = "2026-03-01"
 
@@ -57,15 +57,7 @@ def txn(kind: str, tid: str, email: str, date_: str, status: str = "complete", *
 
 
 def order(oid: str, email: str, created: str, status: str = "paid", total: str = "10.00") -> dict:
-    return {
-        "orderId": oid,
-        "orderNumber": f"#{oid}",
-        "customer": {"email": email},
-        "totalPrice": total,
-        "currency": "USD",
-        "financialStatus": status,
-        "dateCreated": created,
-    }
+    return order_resource(oid, email, created, total, status)
 
 
 def referral(rid: str, status: str, recipient: str, **fields) -> dict:
