@@ -5,17 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
+from okendo_pipeline_tests.runs import run_refresh
 from okendo_pipeline_tests.samples import envelope, resource, write_landing
 
 
 def test_reconciliation_warns_and_lists_disagreeing_customers(
-    monkeypatch: pytest.MonkeyPatch, landing: Path, warehouse_path: str
+    landing: Path, warehouse_path: str
 ) -> None:
-    monkeypatch.setenv("OKENDO_LANDING_DIR", str(landing))
-    monkeypatch.setenv("OKENDO_DUCKDB_PATH", warehouse_path)
-    monkeypatch.setenv("OKENDO_AS_OF", "2026-01-01")
     members = [
         # agrees: 100 earned
         resource(
@@ -61,11 +58,7 @@ def test_reconciliation_warns_and_lists_disagreeing_customers(
             )
         ],
     )
-    from okendo_pipeline.definitions import defs
-
-    job = defs().resolve_job_def("okendo_refresh")
-    with dg.instance_for_test() as instance:
-        result = job.execute_in_process(instance=instance)
+    result = run_refresh(landing, warehouse_path, as_of="2026-01-01")
     assert result.success  # a warning never fails the run
     (check,) = [
         c

@@ -11,11 +11,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import duckdb
 import pytest
 import yaml
 
+from okendo_pipeline_tests.runs import run_refresh
 from okendo_pipeline_tests.samples import order_resource, write_landing
 from okendo_pipeline_tests.samples import raw_envelope as env
 
@@ -759,19 +759,7 @@ def events(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("golden-events")
     write_golden(root / "landing")
     database = root / "okendo.duckdb"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OKENDO_LANDING_DIR", str(root / "landing"))
-        mp.setenv("OKENDO_DUCKDB_PATH", str(database))
-        mp.setenv("OKENDO_AS_OF", "2026-03-01")
-        from okendo_pipeline.definitions import defs
-
-        with dg.instance_for_test() as instance:
-            assert (
-                defs()
-                .resolve_job_def("okendo_refresh")
-                .execute_in_process(instance=instance)
-                .success
-            )
+    assert run_refresh(root / "landing", database, as_of="2026-03-01").success
     conn = duckdb.connect(str(database), read_only=True)
     assert conn.execute("select count(*) from raw.rejected_records").fetchone() == (0,)
     rows = conn.execute(

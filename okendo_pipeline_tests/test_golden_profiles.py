@@ -11,10 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import duckdb
 import pytest
 
+from okendo_pipeline_tests.runs import run_refresh
 from okendo_pipeline_tests.samples import order_resource, write_landing
 from okendo_pipeline_tests.samples import raw_envelope as env
 
@@ -462,15 +462,7 @@ def profiles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
     root = tmp_path_factory.mktemp("golden")
     write_golden(root / "landing")
     database = root / "okendo.duckdb"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OKENDO_LANDING_DIR", str(root / "landing"))
-        mp.setenv("OKENDO_DUCKDB_PATH", str(database))
-        mp.setenv("OKENDO_AS_OF", AS_OF)
-        from okendo_pipeline.definitions import defs
-
-        job = defs().resolve_job_def("okendo_refresh")
-        with dg.instance_for_test() as instance:
-            assert job.execute_in_process(instance=instance).success
+    assert run_refresh(root / "landing", database, as_of=AS_OF).success
     conn = duckdb.connect(str(database), read_only=True)
     cursor = conn.execute("select * from marts.customer_profiles")
     columns = [d[0] for d in cursor.description]

@@ -8,6 +8,7 @@ a crash leaves every file either fully loaded and recorded or not loaded at all.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import logging
@@ -255,7 +256,9 @@ def _frame(batch: list[LandingFile]) -> tuple[pd.DataFrame, list[tuple[LandingFi
     return pd.concat(frames, ignore_index=True), unreadable
 
 
+@functools.cache
 def _parse_sql() -> str:
+    """The batch parse statement; built once per process (it is compiled from the models)."""
     return f"""
     create or replace temp table batch_parsed as
     with decoded as (
@@ -287,17 +290,11 @@ def _parse_sql() -> str:
     """
 
 
-_PARSE_SQL: str | None = None
-
-
 def _process_batch(
     conn: duckdb.DuckDBPyConnection, lines: pd.DataFrame, load_id: str, loaded_at: datetime
 ) -> None:
-    global _PARSE_SQL
-    if _PARSE_SQL is None:
-        _PARSE_SQL = _parse_sql()
     conn.register("batch_lines", lines)
-    conn.execute(_PARSE_SQL)
+    conn.execute(_parse_sql())
     conn.unregister("batch_lines")
     # A bad line counts once per file it appears in (CONTRACT section 7).
     conn.execute(
