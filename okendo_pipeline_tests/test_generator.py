@@ -36,6 +36,7 @@ def test_same_arguments_give_byte_identical_files(tmp_path: Path) -> None:
 def test_regenerating_replaces_the_folder_contents(tmp_path: Path) -> None:
     generate(tmp_path, 50, seed=1, as_of=AS_OF)
     first = tree(tmp_path)
+    (tmp_path / "review" / "part-09999.jsonl").write_text("{}\n")  # left from a larger run
     generate(tmp_path, 50, seed=1, as_of=AS_OF)
     assert tree(tmp_path) == first
 

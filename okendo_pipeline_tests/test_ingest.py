@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 from pathlib import Path
 
 import duckdb
+import pytest
 
-from okendo_pipeline.lib.okendo.ingest import load_landing
+from okendo_pipeline.lib.okendo.ingest import ensure_schema, load_landing
 from okendo_pipeline_tests.samples import envelope, resource, write_landing
 
 
@@ -278,12 +278,25 @@ def test_batches_are_independent_transactions(
     assert table(conn, "select count(*) from raw.current_resources") == [(5,)]
 
 
-def test_gzip_reader_handles_real_gzip(tmp_path: Path) -> None:
-    from okendo_pipeline.lib.okendo.ingest import read_lines
-
-    path = tmp_path / "x.jsonl.gz"
-    with gzip.open(path, "wb") as fh:
-        fh.write(b"a\nb\n")
-    lines, bad = read_lines(path)
-    assert lines == ["a", "b", ""]
-    assert not bad.any()
+def test_a_load_interrupted_before_the_current_state_is_repaired_by_the_next(
+    landing: Path, conn: duckdb.DuckDBPyConnection
+) -> None:
+    write_landing(landing, "review", "a.jsonl", [envelope("review", 1, rating=5)])
+    write_landing(landing, "review", "b.jsonl", [envelope("review", 2, "update", rating=2)])
+    # A real fault at the last step: the current-state table is not writable.
+    ensure_schema(conn)
+    conn.execute("drop table raw.current_resources")
+    conn.execute("create view raw.current_resources as select * from raw.envelopes where false")
+    with pytest.raises(duckdb.Error):
+        load_landing(conn, landing, batch_bytes=1)
+    # Both batches committed with their manifest rows; the current state was never written.
+    assert table(conn, "select count(*) from raw.loaded_files") == [(2,)]
+    assert table(
+        conn, "select count(distinct (resource_type, resource_id)) from raw.pending_current"
+    ) == [(1,)]
+    conn.execute("drop view raw.current_resources")
+    conn.execute("create table raw.current_resources as select * from raw.envelopes with no data")
+    again = load_landing(conn, landing)
+    assert again.files_loaded == 0  # nothing is read twice
+    assert current(conn, "review") == {"r-1": (2, "update", "2", "ada@example.com")}
+    assert table(conn, "select count(*) from raw.pending_current") == [(0,)]
