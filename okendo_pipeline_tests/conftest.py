@@ -33,3 +33,25 @@ def dbt_manifest() -> None:
     from okendo_pipeline.lib import dbt_project
 
     dbt_project.prepare()
+
+
+@pytest.fixture
+def iterable_fake() -> Iterator[tuple[object, str]]:
+    """A FakeIterable with its documented limits on, served on a loopback port: (app, url)."""
+    from okendo_pipeline.lib.fakes.iterable import FakeIterable
+    from okendo_pipeline.lib.fakes.server import FakeServer
+
+    app = FakeIterable()
+    with FakeServer(app) as server:
+        yield app, server.url
+
+
+@pytest.fixture
+def braze_fake() -> Iterator[tuple[object, str]]:
+    """A FakeBraze with its documented limits on, served on a loopback port: (app, url)."""
+    from okendo_pipeline.lib.fakes.braze import FakeBraze
+    from okendo_pipeline.lib.fakes.server import FakeServer
+
+    app = FakeBraze()
+    with FakeServer(app) as server:
+        yield app, server.url

@@ -51,3 +51,41 @@ def points_expiry_months() -> int:
     if not raw.isdigit():
         raise ValueError(f"OKENDO_POINTS_EXPIRY_MONTHS={raw!r} is not a whole number of months")
     return int(raw)
+
+
+# -- destinations (CONTRACT section 5) ---------------------------------------------------------
+
+ITERABLE_US_BASE_URL = "https://api.iterable.com"
+
+
+def secret_is_set(name: str) -> bool:
+    """Whether a secret variable is present (its value is never read here: a destination with
+    no key is off)."""
+    return bool(os.environ.get(name, "").strip())
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = os.environ.get(name, "").strip() or default
+    if raw not in allowed:
+        raise ValueError(f"{name}={raw!r} must be one of {', '.join(allowed)}")
+    return raw
+
+
+def iterable_base_url() -> str:
+    """``ITERABLE_BASE_URL``: the project's data center (US default, EU host, or a fake)."""
+    return os.environ.get("ITERABLE_BASE_URL", "").strip() or ITERABLE_US_BASE_URL
+
+
+def iterable_identifier() -> str:
+    """``ITERABLE_IDENTIFIER``: ``email`` (default) or ``userId`` (the Shopify customer id)."""
+    return _choice("ITERABLE_IDENTIFIER", "email", ("email", "userId"))
+
+
+def braze_rest_endpoint() -> str:
+    """``BRAZE_REST_ENDPOINT``: the workspace's REST host; no default (one per cluster)."""
+    return os.environ.get("BRAZE_REST_ENDPOINT", "").strip()
+
+
+def braze_external_id() -> str:
+    """``BRAZE_EXTERNAL_ID``: ``email`` (default) or ``shopify_customer_id``."""
+    return _choice("BRAZE_EXTERNAL_ID", "email", ("email", "shopify_customer_id"))

@@ -1,0 +1,1 @@
+"""Braze destination: client resource and sync definitions."""

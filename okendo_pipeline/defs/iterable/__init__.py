@@ -1,0 +1,1 @@
+"""Iterable destination: client resource and sync definitions."""

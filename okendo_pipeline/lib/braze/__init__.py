@@ -1,0 +1,1 @@
+"""Braze: payloads, response models and the /users/track client."""

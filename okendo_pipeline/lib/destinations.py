@@ -1,0 +1,187 @@
+"""What every destination client shares: items, batches, per-row outcomes, the send loop.
+
+A client turns rows into ``Item``s (our key, the identifier the vendor reports failures by, and
+the vendor's JSON object), packs them into batches bounded by count and encoded size, sends each
+batch through the HTTP layer and maps the vendor's reply back to one ``ItemOutcome`` per row:
+
+* ``accepted``: the destination took it (and, for our fakes, stored it);
+* ``rejected``: the destination refused it for a reason resending cannot fix (permanent);
+* ``retry``: not delivered this time (throttled out, server down, unknown user): send again later.
+
+No row is ever reported accepted unless the response said so.
+"""
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from okendo_pipeline.lib.http import AuthError, DestinationError
+
+log = logging.getLogger(__name__)
+
+Status = Literal["accepted", "rejected", "retry"]
+
+
+@dataclass(slots=True)
+class Item:
+    """One row to send: ``key`` is ours (customer_key or event_id), ``identity`` the vendor's."""
+
+    key: str
+    identity: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    key: str
+    status: Status
+    reason: str | None = None
+
+
+@dataclass
+class Batch:
+    """Items and their encoded JSON, ready to be joined into one request body."""
+
+    items: list[Item] = field(default_factory=list)
+    encoded: list[bytes] = field(default_factory=list)
+    size: int = 0
+
+
+@dataclass
+class BatchResult:
+    """How one batch went, row by row."""
+
+    outcomes: list[ItemOutcome]
+    requests: int = 0
+    possible_duplicates: int = 0
+    elapsed: float = 0.0
+    error: str | None = None
+    filtered_out_fields: list[str] = field(default_factory=list)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+
+def utc_moment(value: date | datetime | str) -> datetime:
+    """A date, timestamp or ISO string as an aware UTC datetime (a date is midnight UTC; a
+    naive timestamp is UTC, as the mart stores it)."""
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        value = (
+            datetime.fromisoformat(text)
+            if ("T" in text or " " in text)
+            else date.fromisoformat(text)
+        )
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def encode(obj: Any) -> bytes:
+    """Compact JSON, UTF-8 kept as is (smaller than \\u escapes; both vendors take UTF-8)."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def batches(
+    items: Iterable[Item],
+    *,
+    max_count: int,
+    max_bytes: int,
+    overhead: int,
+    unique_identity: bool = False,
+) -> Iterator[Batch]:
+    """Pack items in order into batches of at most ``max_count`` items and ``max_bytes`` bytes.
+
+    ``overhead`` is the size of the request envelope around the joined items. With
+    ``unique_identity`` a batch never holds the same identity twice (Iterable reports failures by
+    identifier, so two rows of one user in a batch could not be told apart): a repeat starts the
+    next batch. An item that alone exceeds ``max_bytes`` is an error naming its key.
+    """
+    if max_count < 1:
+        raise ValueError("max_count must be at least 1")
+    batch = Batch()
+    seen: set[str] = set()
+    for item in items:
+        blob = encode(item.payload)
+        if overhead + len(blob) > max_bytes:
+            raise ValueError(
+                f"row {item.key!r} encodes to {len(blob):,} bytes, over the {max_bytes:,}-byte "
+                "request limit on its own"
+            )
+        full = len(batch.items) >= max_count
+        too_big = overhead + batch.size + len(blob) + 1 > max_bytes
+        repeated = unique_identity and item.identity in seen
+        if batch.items and (full or too_big or repeated):
+            yield batch
+            batch = Batch()
+            seen = set()
+        batch.items.append(item)
+        batch.encoded.append(blob)
+        batch.size += len(blob) + (1 if len(batch.items) > 1 else 0)
+        if unique_identity:
+            seen.add(item.identity)
+    if batch.items:
+        yield batch
+
+
+def failed_batch(batch: Batch, error: DestinationError | str, requests: int = 0) -> BatchResult:
+    """Every row of a batch that did not get through: send again later, with the reason."""
+    reason = str(error)
+    return BatchResult(
+        outcomes=[ItemOutcome(i.key, "retry", reason) for i in batch.items],
+        requests=requests,
+        error=reason,
+    )
+
+
+def send_all(
+    batch_iter: Iterable[Batch],
+    send: Callable[[Batch], BatchResult],
+    *,
+    concurrency: int = 1,
+) -> Iterator[tuple[Batch, BatchResult]]:
+    """Send batches with at most ``concurrency`` in flight; yield each with its result.
+
+    Results come back in completion order. The caller records intent before it hands a batch
+    over (the iterator is pulled lazily, one batch ahead of the free slots) and outcome as each
+    result arrives. An ``AuthError`` stops everything at once: no other batch is started.
+    """
+    if concurrency <= 1:
+        for batch in batch_iter:
+            yield batch, send(batch)
+        return
+    stop = threading.Event()
+
+    def guarded(batch: Batch) -> BatchResult:
+        if stop.is_set():
+            return failed_batch(batch, "not sent: an earlier batch failed authentication")
+        try:
+            return send(batch)
+        except AuthError:
+            stop.set()
+            raise
+
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="send") as pool:
+        pending: dict[Future[BatchResult], Batch] = {}
+        source = iter(batch_iter)
+        exhausted = False
+        while pending or not exhausted:
+            while not exhausted and not stop.is_set() and len(pending) < concurrency:
+                batch = next(source, None)
+                if batch is None:
+                    exhausted = True
+                    break
+                pending[pool.submit(guarded, batch)] = batch
+            if not pending:
+                break
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                batch = pending.pop(fut)
+                yield batch, fut.result()
+            if stop.is_set():
+                exhausted = True

@@ -1,0 +1,1 @@
+"""Iterable: payloads, response models and the bulk client."""
