@@ -71,6 +71,16 @@ def _parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="what was loaded, rejected and synced")
     status.add_argument("--database", type=Path, help="DuckDB file (default $OKENDO_DUCKDB_PATH)")
+
+    fakes = sub.add_parser(
+        "fake-destinations", help="serve local fakes of the Iterable and Braze APIs (demo, tests)"
+    )
+    fakes.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    fakes.add_argument("--iterable-port", type=int, default=8788, help="default 8788")
+    fakes.add_argument("--braze-port", type=int, default=8789, help="default 8789")
+    fakes.add_argument(
+        "--no-limits", action="store_true", help="turn the documented rate limits off"
+    )
     return parser
 
 
@@ -163,9 +173,21 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fake_destinations(args: argparse.Namespace) -> int:
+    from okendo_pipeline.lib.fakes.serve import serve_fakes
+
+    serve_fakes(args.host, args.iterable_port, args.braze_port, limits=not args.no_limits)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"generate": _generate, "run": _run, "status": _status}
+    handlers = {
+        "generate": _generate,
+        "run": _run,
+        "status": _status,
+        "fake-destinations": _fake_destinations,
+    }
     return handlers[args.command](args)
 
 

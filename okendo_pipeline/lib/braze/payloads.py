@@ -12,7 +12,7 @@ from typing import Any
 
 from okendo_pipeline.lib.braze.models import MAX_STRING_LENGTH, ExternalIdSetting
 from okendo_pipeline.lib.contract import FIELDS_BY_COLUMN
-from okendo_pipeline.lib.destinations import utc_moment
+from okendo_pipeline.lib.destinations import format_utc
 
 
 def identity(
@@ -34,7 +34,7 @@ def identity(
 def braze_time(value: date | datetime | str) -> str:
     """ISO 8601 in UTC to the second, ``2025-03-01T00:00:00Z``. A date becomes midnight UTC:
     Braze types an attribute as a time only from a full timestamp."""
-    return utc_moment(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(value, "T00:00:00Z", "%Y-%m-%dT%H:%M:%SZ")
 
 
 def clip(value: Any) -> Any:

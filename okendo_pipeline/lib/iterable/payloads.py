@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from okendo_pipeline.lib.contract import EVENT_TIMESTAMP_PROPERTIES, FIELDS_BY_COLUMN, Kind
-from okendo_pipeline.lib.destinations import utc_moment
+from okendo_pipeline.lib.destinations import format_utc, utc_moment
 from okendo_pipeline.lib.iterable.models import DATE_FORMAT, MAX_EVENT_ID_BYTES
 
 Identifier = Literal["email", "userId"]
@@ -17,7 +17,7 @@ Identifier = Literal["email", "userId"]
 
 def iterable_date(value: date | datetime | str) -> str:
     """A date or timestamp (object or ISO string) in Iterable's date format, in UTC."""
-    return utc_moment(value).strftime(DATE_FORMAT)
+    return format_utc(value, " 00:00:00 +00:00", DATE_FORMAT)
 
 
 def field_value(kind: Kind, value: Any) -> Any:
