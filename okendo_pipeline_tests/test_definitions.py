@@ -64,3 +64,37 @@ def test_refresh_job_loads_and_reports(settings, landing: Path, warehouse_path: 
     conn = duckdb.connect(warehouse_path, read_only=True)
     assert conn.execute("select count(*) from raw.envelopes").fetchone() == (1,)
     assert conn.execute("select count(*) from raw.loads").fetchone() == (2,)
+
+
+def test_destination_resources_follow_the_environment(settings, monkeypatch) -> None:
+    monkeypatch.delenv("ITERABLE_API_KEY", raising=False)
+    monkeypatch.delenv("BRAZE_API_KEY", raising=False)
+    resources = load().resources
+    assert not resources["iterable"].enabled and not resources["braze"].enabled
+
+    monkeypatch.setenv("ITERABLE_API_KEY", "it-secret-123")
+    monkeypatch.setenv("ITERABLE_BASE_URL", "https://api.eu.iterable.com")
+    monkeypatch.setenv("ITERABLE_IDENTIFIER", "userId")
+    monkeypatch.setenv("BRAZE_API_KEY", "bz-secret-456")
+    monkeypatch.setenv("BRAZE_REST_ENDPOINT", "rest.fra-01.braze.eu")
+    monkeypatch.setenv("BRAZE_EXTERNAL_ID", "shopify_customer_id")
+    resources = load().resources
+    iterable, braze = resources["iterable"], resources["braze"]
+    assert iterable.settings().base_url == "https://api.eu.iterable.com"
+    assert iterable.settings().identifier == "userId"
+    assert braze.settings().external_id == "shopify_customer_id"
+    # The key reaches the resource as an EnvVar, resolved at run time, never as its value.
+    assert isinstance(iterable.api_key, dg.EnvVar) and isinstance(braze.api_key, dg.EnvVar)
+    assert "it-secret-123" not in repr(resources) and "bz-secret-456" not in repr(resources)
+
+
+def test_bad_destination_setting_names_the_variable(settings, monkeypatch) -> None:
+    monkeypatch.setenv("ITERABLE_IDENTIFIER", "phone")
+    with pytest.raises(Exception) as err:
+        load()
+    # Dagster wraps it (ComponentTreeException, naming the file); the cause names the variable.
+    chain, exc = [], err.value
+    while exc is not None:
+        chain.append(str(exc))
+        exc = exc.__cause__
+    assert any("ITERABLE_IDENTIFIER='phone' must be one of email, userId" in m for m in chain)
