@@ -118,11 +118,16 @@ def test_user_ids_when_the_project_is_keyed_by_user_id(iterable_fake):
     rows = [
         Item("a@example.com", "1001", payloads.user("userId", "1001", {"okendo_latest_nps": 9})),
         Item("b@example.com", "bad id ", payloads.user("userId", "bad id ", {})),
+        # No Shopify id: this customer goes by email in the same batch.
+        Item("c@example", "c@example", payloads.user("email", "c@example", {})),
+        Item("D@example.com", "D@example.com", payloads.user("email", "D@example.com", {})),
     ]
     with IterableClient(KEY, settings(url, identifier="userId")) as client:
         got = outcomes(client.update_users(rows))
     assert got["a@example.com"] == ("accepted", None)
     assert got["b@example.com"][0] == "rejected" and "invalidUserIds" in got["b@example.com"][1]
+    assert got["c@example"][0] == "rejected" and "invalidEmails" in got["c@example"][1]
+    assert got["D@example.com"] == ("accepted", None)
     assert app.users["userId:1001"]["Okendo Latest NPS"] == 9
 
 

@@ -58,30 +58,33 @@ class IterableSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
-def outcomes_from_bulk(
-    items: list[Item], response: BulkResponse, identifier: Identifier
-) -> list[ItemOutcome]:
-    """One outcome per item from a bulk 200 body: failures by identifier, event-name refusals by
-    name; everything else accepted. When Iterable counts more failures than it names, the
-    unnamed ones cannot be told apart, so every row not named is sent again (harmless: profile
-    updates and id-keyed events are idempotent)."""
+def _identity(item: Item) -> tuple[str, str]:
+    """How Iterable names this row in its failure lists: emails case-insensitively."""
+    if "email" in item.payload:
+        return "email", item.identity.lower()
+    return "userId", item.identity
 
-    def norm(value: str) -> str:
-        return value.lower() if identifier == "email" else value
 
-    failures: dict[str, tuple[str, str]] = {}
+def outcomes_from_bulk(items: list[Item], response: BulkResponse) -> list[ItemOutcome]:
+    """One outcome per item from a bulk 200 body: failures by identifier (emails and userIds
+    apart, so one batch may mix both), event-name refusals by name; everything else accepted.
+    When Iterable counts more failures than it names, the unnamed ones cannot be told apart, so
+    every row not named is sent again (harmless: profile updates and id-keyed events are
+    idempotent)."""
+    failures: dict[tuple[str, str], tuple[str, str]] = {}
     lists = response.failedUpdates.model_dump()
     lists["invalidEmails"] = lists.get("invalidEmails", []) + response.invalidEmails
     lists["invalidUserIds"] = lists.get("invalidUserIds", []) + response.invalidUserIds
     for name, (status, reason) in FAILURE_CLASSES.items():
         for value in lists.get(name) or []:
-            failures.setdefault(norm(value), (status, f"{reason} ({name})"))
+            key = ("email", value.lower()) if name.endswith("Emails") else ("userId", value)
+            failures.setdefault(key, (status, f"{reason} ({name})"))
     disallowed = set(response.disallowedEventNames)
 
     outcomes: list[ItemOutcome] = []
     failed = 0
     for item in items:
-        hit = failures.get(norm(item.identity))
+        hit = failures.get(_identity(item))
         if hit is None and item.payload.get("eventName") in disallowed:
             hit = ("rejected", "event name disallowed by the project (disallowedEventNames)")
         if hit is None:
@@ -158,7 +161,7 @@ class IterableClient:
         except (ValidationError, ValueError) as exc:
             return failed_batch(batch, f"iterable {path}: unreadable 200 body ({exc})", 1)
         result = BatchResult(
-            outcomes=outcomes_from_bulk(batch.items, parsed, self.settings.identifier),
+            outcomes=outcomes_from_bulk(batch.items, parsed),
             requests=resp.attempts,
             # A resend after an ambiguous failure upserts the same users and event ids: no copies.
             possible_duplicates=0,
