@@ -89,3 +89,58 @@ def braze_rest_endpoint() -> str:
 def braze_external_id() -> str:
     """``BRAZE_EXTERNAL_ID``: ``email`` (default) or ``shopify_customer_id``."""
     return _choice("BRAZE_EXTERNAL_ID", "email", ("email", "shopify_customer_id"))
+
+
+# -- sync (CONTRACT sections 4-6) --------------------------------------------------------------
+
+DEFAULT_EVENTS_BACKFILL_START = "30d"
+
+
+def events_backfill_start() -> str:
+    """``OKENDO_EVENTS_BACKFILL_START``: ``all``, ``none``, an ISO date or ``<N>d``; validated."""
+    raw = (
+        os.environ.get("OKENDO_EVENTS_BACKFILL_START", "").strip() or DEFAULT_EVENTS_BACKFILL_START
+    )
+    events_cutoff(raw, date(2000, 1, 1))  # raises with the variable's name when malformed
+    return raw
+
+
+def events_cutoff(raw: str, as_of: date) -> datetime | None:
+    """The oldest ``occurred_at`` a newly added destination receives: None = all events;
+    ``none`` = no event that exists when the destination is added (cutoff far in the future)."""
+    value = raw.strip().lower()
+    if value == "all":
+        return None
+    if value == "none":
+        return datetime(9999, 12, 31)
+    if value.endswith("d") and value[:-1].isdigit():
+        start = as_of.toordinal() - int(value[:-1])
+        return datetime.combine(date.fromordinal(start), datetime.min.time())
+    try:
+        return datetime.combine(date.fromisoformat(value), datetime.min.time())
+    except ValueError:
+        raise ValueError(
+            f"OKENDO_EVENTS_BACKFILL_START={raw!r} must be all, none, an ISO date or <N>d"
+        ) from None
+
+
+def dry_run() -> bool:
+    """``OKENDO_DRY_RUN`` (set by ``run --dry-run``): compute and store, send nothing."""
+    return os.environ.get("OKENDO_DRY_RUN", "").strip().lower() in {"1", "true", "yes"}
+
+
+def _whole_number(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip() or str(default)
+    if not raw.isdigit():
+        raise ValueError(f"{name}={raw!r} is not a whole number")
+    return int(raw)
+
+
+def sync_log_days() -> int:
+    """``OKENDO_SYNC_LOG_DAYS``: days the per-row sync log is kept (default 30)."""
+    return _whole_number("OKENDO_SYNC_LOG_DAYS", 30)
+
+
+def sync_max_attempts() -> int:
+    """``OKENDO_SYNC_MAX_ATTEMPTS``: runs a row may fail in before it is rejected (default 10)."""
+    return _whole_number("OKENDO_SYNC_MAX_ATTEMPTS", 10)

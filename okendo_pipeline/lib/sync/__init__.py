@@ -1,0 +1,1 @@
+"""Diff-and-sync: what each destination last acknowledged, what changed, what was sent."""

@@ -1,0 +1,193 @@
+"""The diff, in SQL: what a destination must receive in this run (the run's intent).
+
+One transaction writes ``sync.outbox_profiles`` (new and changed customers, the changed field
+names, and the full values that will be acknowledged) and ``sync.outbox_events`` (events not yet
+delivered). A first-seen destination gets every profile and the events since its backfill
+start; older events are entered in the ledger as ``skipped`` so later runs never reconsider them.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from okendo_pipeline.lib.contract import PROFILE_FIELDS
+from okendo_pipeline.lib.sync.codecs import Codec
+
+COLUMNS = [f.column for f in PROFILE_FIELDS]
+ATTRIBUTES = "profile_attributes"
+
+
+@dataclass
+class PlanCounts:
+    first_sync: bool = False
+    profiles_created: int = 0
+    profiles_updated: int = 0
+    fields: int = 0
+    events: int = 0
+    events_retried: int = 0
+    events_skipped: int = 0
+    resent_after_interruption: int = 0
+
+
+def _changed_fields_sql() -> str:
+    """Field names to send: on create the non-null ones; on update those whose value differs
+    (a value that became null is sent as null)."""
+    parts = []
+    for col in [*COLUMNS, ATTRIBUTES]:
+        parts.append(
+            f"case when is_create then (case when c.{col} is not null then '{col}' end) "
+            f"when c.{col} is distinct from s.{col} then '{col}' end"
+        )
+    return f"list_filter([{', '.join(parts)}], lambda x: x is not null)"
+
+
+def snapshot_sql(codec: Codec) -> str:
+    """The current profile per customer as this destination sees it, with a row hash."""
+    attrs = (
+        "(select customer_key, ('{' || string_agg(to_json(attribute_key)::varchar || ':' ||"
+        " value::varchar, ',' order by attribute_key) || '}')::json as profile_attributes"
+        " from marts.customer_profile_attributes group by customer_key)"
+    )
+    attrs_col = "a.profile_attributes" if codec.with_attributes else "null::json"
+    join = f"left join {attrs} a using (customer_key)" if codec.with_attributes else ""
+    cols = ", ".join(f"p.{c}" for c in COLUMNS)
+    return f"""
+        select
+            p.customer_key,
+            {codec.identity_kind_sql} as identity_kind,
+            {codec.identity_sql} as identity,
+            {cols},
+            {attrs_col} as profile_attributes
+        from marts.customer_profiles p {join}
+    """
+
+
+def plan(
+    conn: duckdb.DuckDBPyConnection,
+    codec: Codec,
+    run_id: str,
+    *,
+    events_cutoff: datetime | None,
+    backfill_start: str,
+    dry_run: bool,
+) -> PlanCounts:
+    """Write this run's outbox for ``codec.name``; returns what it holds. One transaction."""
+    dest = codec.name
+    counts = PlanCounts()
+    conn.execute("begin")
+    try:
+        seen = conn.execute(
+            "select count(*) from sync.destinations where destination = ?", [dest]
+        ).fetchone()[0]
+        counts.first_sync = not seen
+        hash_cols = ", ".join(["identity_kind", "identity", *COLUMNS, ATTRIBUTES])
+        conn.execute(
+            f"""
+            create or replace temp table sync_snapshot as
+            select *, hash({hash_cols}) as row_hash from ({snapshot_sql(codec)})
+            """
+        )
+        # Earlier plans of finished runs are not needed any more.
+        for table in ("outbox_profiles", "outbox_events"):
+            conn.execute(f"delete from sync.{table} where destination = ?", [dest])
+
+        conn.execute(
+            f"""
+            insert into sync.outbox_profiles
+            select ?, ?, row_number() over (order by customer_key), customer_key,
+                case when is_create then 'create' else 'update' end,
+                changed_fields, identity_kind, identity, row_hash,
+                {", ".join(COLUMNS)}, profile_attributes, old_attributes
+            from (
+                select c.*, is_create, {_changed_fields_sql()} as changed_fields,
+                    s.profile_attributes as old_attributes
+                from sync_snapshot c
+                left join (select * from sync.profile_state where destination = ?) s
+                    using (customer_key)
+                left join (
+                    select customer_key, row_hash as rejected_hash from sync.profile_issues
+                    where destination = ? and status = 'rejected'
+                ) r using (customer_key),
+                lateral (select s.customer_key is null or s.identity_kind <> c.identity_kind
+                         or s.identity <> c.identity as is_create)
+                where c.row_hash is distinct from s.row_hash
+                  and c.row_hash is distinct from r.rejected_hash
+            )
+            where len(changed_fields) > 0
+            """,
+            [run_id, dest, dest, dest],
+        )
+        row = conn.execute(
+            """
+            select count(*) filter (where operation = 'create'),
+                   count(*) filter (where operation = 'update'),
+                   coalesce(sum(len(changed_fields)), 0)
+            from sync.outbox_profiles where run_id = ? and destination = ?
+            """,
+            [run_id, dest],
+        ).fetchone()
+        counts.profiles_created, counts.profiles_updated, counts.fields = row
+
+        cutoff = events_cutoff if counts.first_sync else None
+        if counts.first_sync and cutoff is not None and not dry_run:
+            counts.events_skipped = conn.execute(
+                """
+                insert into sync.event_ledger
+                select ?, event_id, 'skipped', 0, 'older than the backfill start ' || ?,
+                    now(), null, ?
+                from marts.customer_events where occurred_at < ?
+                """,
+                [dest, backfill_start, run_id, cutoff],
+            ).fetchone()[0]
+        elif counts.first_sync and cutoff is not None:
+            counts.events_skipped = conn.execute(
+                "select count(*) from marts.customer_events where occurred_at < ?", [cutoff]
+            ).fetchone()[0]
+        conn.execute(
+            f"""
+            insert into sync.outbox_events
+            select ?, ?, row_number() over (order by e.occurred_at, e.event_id), e.event_id,
+                coalesce(l.status, 'new'), e.event_name, e.occurred_at, e.properties,
+                e.identity_kind, e.identity
+            from (
+                select *, {codec.identity_kind_sql} as identity_kind,
+                    {codec.identity_sql} as identity
+                from marts.customer_events
+            ) e
+            left join (
+                select event_id, status from sync.event_ledger where destination = ?
+            ) l using (event_id)
+            where (l.status is null or l.status in ('pending', 'failed', 'sending'))
+              and (l.status is not null or ?::timestamp is null or e.occurred_at >= ?)
+            """,
+            [run_id, dest, dest, cutoff, cutoff],
+        )
+        counts.events, counts.events_retried, counts.resent_after_interruption = conn.execute(
+            """
+            select count(*), count(*) filter (where prior_status in ('failed', 'pending')),
+                   count(*) filter (where prior_status = 'sending')
+            from sync.outbox_events where run_id = ? and destination = ?
+            """,
+            [run_id, dest],
+        ).fetchone()
+        if not dry_run:
+            conn.execute(
+                """
+                insert into sync.event_ledger
+                select destination, event_id, 'pending', 0, null, now(), null, run_id
+                from sync.outbox_events
+                where run_id = ? and destination = ? and prior_status = 'new'
+                """,
+                [run_id, dest],
+            )
+            if counts.first_sync:
+                conn.execute(
+                    "insert into sync.destinations values (?, now(), ?, ?)",
+                    [dest, backfill_start, cutoff],
+                )
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    return counts
