@@ -65,8 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dry-run",
         action="store_true",
-        help="compute and store what would be sent; send nothing (the refresh job has no "
-        "sync step yet, so today every run sends nothing)",
+        help="compute and store exactly what would be sent (sync.outbox_*); send nothing; "
+        "works without API keys",
     )
 
     status = sub.add_parser("status", help="what was loaded, rejected and synced")
@@ -120,24 +120,45 @@ def _run(args: argparse.Namespace) -> int:
     dbt_project.prepare()  # the manifest must match the models before definitions load
 
     from okendo_pipeline.definitions import defs
+    from okendo_pipeline.defs.braze.sync import BRAZE
+    from okendo_pipeline.defs.iterable.sync import ITERABLE
     from okendo_pipeline.defs.okendo.jobs import REFRESH_JOB
+    from okendo_pipeline.lib.status import render_sync_run
+
+    destinations = (ITERABLE, BRAZE)
 
     landing = Path(environment.landing_dir())
     if not landing.is_dir():
         print(f"error: landing folder {landing} does not exist", file=sys.stderr)
         return 2
-    job = defs().resolve_job_def(REFRESH_JOB)
+    definitions = defs()
+    job = definitions.resolve_job_def(REFRESH_JOB)
+    dry_run = environment.dry_run()
+    logging = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     ctx = instance if instance is not None else dg.DagsterInstance.ephemeral()
     with ctx as inst:
         # The console shows INFO and up (our own step logs); every event stays in the instance.
-        result = job.execute_in_process(
-            instance=inst,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        )
+        result = job.execute_in_process(instance=inst, raise_on_error=False, run_config=logging)
         _print_summary(result)
-    return 0 if result.success else 1
+        if not result.success:
+            return 1
+        ok = True
+        for spec in destinations:
+            if not environment.secret_is_set(spec.key_variable) and not dry_run:
+                print(f"{spec.title}: off ({spec.key_variable} is not set)")
+                continue
+            sync = definitions.resolve_job_def(spec.job_name).execute_in_process(
+                instance=inst,
+                raise_on_error=False,
+                run_config={
+                    **logging,
+                    "ops": {f"{spec.name}_plan": {"config": {"dry_run": dry_run}}},
+                },
+            )
+            ok = ok and sync.success
+            print(render_sync_run(environment.duckdb_path(), sync.run_id, spec.name))
+    return 0 if ok else 1
 
 
 def _print_summary(result) -> None:

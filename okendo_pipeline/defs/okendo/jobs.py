@@ -1,4 +1,4 @@
-"""The nightly refresh job: what ``okendo-pipeline run`` and the schedule execute."""
+"""The nightly refresh job and its schedule: load, rebuild; the sync sensors take it from there."""
 
 import dagster as dg
 
@@ -6,6 +6,17 @@ REFRESH_JOB = "okendo_refresh"
 
 okendo_refresh = dg.define_asset_job(
     REFRESH_JOB,
-    selection=dg.AssetSelection.all(),
+    # Everything we materialize; the destinations are external assets their sync jobs report.
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("destinations"),
+    tags={"okendo/warehouse": "write"},
     description="Load new landing files and rebuild everything downstream of them.",
+)
+
+nightly_refresh = dg.ScheduleDefinition(
+    name="nightly_refresh",
+    job=okendo_refresh,
+    cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="02:00 UTC: load and rebuild; each destination's sensor then launches its sync.",
 )

@@ -403,10 +403,9 @@ def _send(
     journal.flush()
 
 
-def run_sync(
+def begin_run(
     conn: duckdb.DuckDBPyConnection,
     codec: Codec,
-    sender: Sender | None,
     *,
     run_id: str,
     events_cutoff: datetime | None,
@@ -414,36 +413,52 @@ def run_sync(
     dry_run: bool,
     max_attempts: int = 10,
     log_days: int = 30,
-    samples: int = 5,
 ) -> SyncReport:
-    """Sync one destination. ``sender`` may be None only for a dry run."""
-    if sender is None and not dry_run:
-        raise ValueError(f"{codec.name}: no client to send with (is the API key set?)")
-    started = time.perf_counter()
-    dest = codec.name
-    report = SyncReport(run_id=run_id, destination=dest, dry_run=dry_run)
+    """Recover interrupted runs, record this one, and plan it (the diff). Sends nothing."""
+    report = SyncReport(run_id=run_id, destination=codec.name, dry_run=dry_run)
     state.ensure_schema(conn)
-    report.recovered_runs = recover(conn, dest, max_attempts)
+    report.recovered_runs = recover(conn, codec.name, max_attempts)
     state.prune_row_log(conn, log_days)
     conn.execute(
         "insert into sync.runs (run_id, destination, dry_run, status, started_at) "
         "values (?, ?, ?, 'running', now())",
-        [run_id, dest, dry_run],
+        [run_id, codec.name, dry_run],
     )
-    t0 = time.perf_counter()
-    report.plan = plan(
-        conn,
-        codec,
-        run_id,
-        events_cutoff=events_cutoff,
-        backfill_start=backfill_start,
-        dry_run=dry_run,
-    )
-    report.diff_seconds = time.perf_counter() - t0
-    log.info("%s: plan %s in %.2fs", dest, asdict(report.plan), report.diff_seconds)
-
+    started = time.perf_counter()
     try:
-        if dry_run:
+        report.plan = plan(
+            conn,
+            codec,
+            run_id,
+            events_cutoff=events_cutoff,
+            backfill_start=backfill_start,
+            dry_run=dry_run,
+        )
+    except BaseException as exc:
+        report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
+        _finish(conn, report)
+        raise
+    report.diff_seconds = time.perf_counter() - started
+    log.info("%s: plan %s in %.2fs", codec.name, asdict(report.plan), report.diff_seconds)
+    return report
+
+
+def deliver(
+    conn: duckdb.DuckDBPyConnection,
+    codec: Codec,
+    sender: Sender | None,
+    report: SyncReport,
+    *,
+    max_attempts: int = 10,
+    samples: int = 5,
+) -> SyncReport:
+    """Send the planned rows (or, in a dry run, store their payloads), journal, fold."""
+    if sender is None and not report.dry_run:
+        raise ValueError(f"{codec.name}: no client to send with (is the API key set?)")
+    started = time.perf_counter()
+    run_id, dest = report.run_id, codec.name
+    try:
+        if report.dry_run:
             _store_dry_run(conn, codec, report, samples)
             report.status = "dry_run"
         else:
@@ -483,10 +498,37 @@ def run_sync(
     except BaseException as exc:
         report.status = "failed"
         report.error = report.error or f"{type(exc).__name__}: {exc}"
-        _finish(conn, report, started)
+        _finish(conn, report, time.perf_counter() - started)
         raise
-    _finish(conn, report, started)
+    _finish(conn, report, time.perf_counter() - started)
     return report
+
+
+def run_sync(
+    conn: duckdb.DuckDBPyConnection,
+    codec: Codec,
+    sender: Sender | None,
+    *,
+    run_id: str,
+    events_cutoff: datetime | None,
+    backfill_start: str,
+    dry_run: bool,
+    max_attempts: int = 10,
+    log_days: int = 30,
+    samples: int = 5,
+) -> SyncReport:
+    """Plan and deliver in one call (what the two ops of a sync job do in turn)."""
+    report = begin_run(
+        conn,
+        codec,
+        run_id=run_id,
+        events_cutoff=events_cutoff,
+        backfill_start=backfill_start,
+        dry_run=dry_run,
+        max_attempts=max_attempts,
+        log_days=log_days,
+    )
+    return deliver(conn, codec, sender, report, max_attempts=max_attempts, samples=samples)
 
 
 def _with_intent(batches: Iterator[Batch], journal: Journal) -> Iterator[Batch]:
@@ -498,8 +540,8 @@ def _with_intent(batches: Iterator[Batch], journal: Journal) -> Iterator[Batch]:
         yield batch
 
 
-def _finish(conn: duckdb.DuckDBPyConnection, report: SyncReport, started: float) -> None:
-    report.duration_seconds = time.perf_counter() - started
+def _finish(conn: duckdb.DuckDBPyConnection, report: SyncReport, send_seconds: float = 0.0) -> None:
+    report.duration_seconds = report.diff_seconds + send_seconds
     p = report.plan
     conn.execute(
         """

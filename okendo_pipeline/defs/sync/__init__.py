@@ -1,0 +1,1 @@
+"""Sync jobs, sensors and destination assets, built the same way for every destination."""
