@@ -53,8 +53,9 @@ class FakeBraze(FakeApp):
         max_body_bytes: int = MAX_BODY_BYTES,
         blocked_external_ids: frozenset[str] = frozenset(),
         seed: int = 0,
+        record_bodies: bool = False,
     ) -> None:
-        super().__init__(seed=seed)
+        super().__init__(seed=seed, record_bodies=record_bodies)
         self.api_keys = api_keys
         self.max_objects = max_objects
         self.per_array = per_array

@@ -74,8 +74,9 @@ class FakeIterable(FakeApp):
         events_create_users: bool = True,
         max_body_bytes: int = MAX_BODY_BYTES,
         seed: int = 0,
+        record_bodies: bool = False,
     ) -> None:
-        super().__init__(seed=seed)
+        super().__init__(seed=seed, record_bodies=record_bodies)
         self.api_keys = api_keys
         self.buckets = {p: LeakyBucket(r) for p, r in (limits or {}).items()}
         self.create_new_fields = create_new_fields

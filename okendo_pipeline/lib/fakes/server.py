@@ -22,6 +22,7 @@ FaultKind = Literal[
     "drop",  # close the connection without answering, without applying
     "apply_then_drop",  # apply, then close the connection without answering
     "apply_then_status",  # apply, then answer `status` (a gateway error after the work)
+    "apply_then_slow",  # apply, then wait `seconds` before answering (the client times out)
     "queued",  # apply, then answer the vendor's "accepted for later" (Braze 202)
 ]
 
@@ -105,10 +106,12 @@ class FakeApp:
 
     name = "fake"
 
-    def __init__(self, *, seed: int = 0) -> None:
+    def __init__(self, *, seed: int = 0, record_bodies: bool = False) -> None:
         self.lock = threading.RLock()
         self.faults: list[Fault] = []
         self.requests: list[RequestRecord] = []
+        self.bodies: list[tuple[str, Any]] = []  # (path, parsed body) when record_bodies
+        self.record_bodies = record_bodies
         self.rng = random.Random(seed)
 
     # -- subclass hooks ------------------------------------------------------------------------
@@ -152,6 +155,7 @@ class FakeApp:
         with self.lock:
             self.faults.clear()
             self.requests.clear()
+            self.bodies.clear()
             self.clear()
 
     def count_requests(self, path: str | None = None) -> int:
@@ -224,9 +228,13 @@ def _make_handler(app: FakeApp) -> type[BaseHTTPRequestHandler]:
                         resp = Response(fault.status, {"message": "injected error after apply"})
                     elif fault.kind == "queued":
                         resp = app.accepted_later(path)
+                    elif fault.kind == "apply_then_slow":
+                        time.sleep(fault.seconds)
             status = resp.status if resp else None
             with app.lock:
                 app.requests.append(RequestRecord(path, status, len(body), kind, time.time()))
+                if app.record_bodies and status is not None and status < 300:
+                    app.bodies.append((path, json.loads(body)))
             if resp is None:
                 self._drop()
             else:
