@@ -55,3 +55,45 @@ def braze_fake() -> Iterator[tuple[object, str]]:
     app = FakeBraze()
     with FakeServer(app) as server:
         yield app, server.url
+
+
+# -- sync: a warehouse built from a generated landing folder, and both fakes -------------------
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> tuple[Path, Path]:
+    """A generated landing folder and the warehouse built from it, once per module."""
+    from datetime import date
+
+    from okendo_pipeline.lib.okendo.generator import generate
+    from okendo_pipeline_tests.runs import run_refresh
+    from okendo_pipeline_tests.syncing import AS_OF
+
+    root = tmp_path_factory.mktemp("sync-base")
+    generate(root / "landing", 150, seed=7, as_of=date.fromisoformat(AS_OF))
+    result = run_refresh(root / "landing", root / "okendo.duckdb", AS_OF)
+    assert result.success
+    return root / "landing", root / "okendo.duckdb"
+
+
+@pytest.fixture
+def built(base, tmp_path) -> tuple[Path, str]:
+    """A copy of ``base`` for one test to change."""
+    import shutil
+
+    landing, db = base
+    shutil.copytree(landing, tmp_path / "landing")
+    shutil.copy(db, tmp_path / "okendo.duckdb")
+    return tmp_path / "landing", str(tmp_path / "okendo.duckdb")
+
+
+@pytest.fixture
+def fakes():
+    """Both fakes, recording request bodies: {"iterable": (app, url), "braze": (app, url)}."""
+    from okendo_pipeline.lib.fakes.braze import FakeBraze
+    from okendo_pipeline.lib.fakes.iterable import FakeIterable
+    from okendo_pipeline.lib.fakes.server import FakeServer
+
+    iterable, braze = FakeIterable(record_bodies=True), FakeBraze(record_bodies=True)
+    with FakeServer(iterable) as si, FakeServer(braze) as sb:
+        yield {"iterable": (iterable, si.url), "braze": (braze, sb.url)}

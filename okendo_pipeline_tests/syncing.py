@@ -72,3 +72,11 @@ def scalar(database: str, sql: str, params: list | None = None) -> Any:
 def rows(database: str, sql: str, params: list | None = None) -> list[tuple]:
     with duckdb.connect(database, read_only=True) as conn:
         return conn.execute(sql, params or []).fetchall()
+
+
+def mart_counts(database: str) -> tuple[int, int]:
+    """(profiles, events) in the marts."""
+    return (
+        scalar(database, "select count(*) from marts.customer_profiles"),
+        scalar(database, "select count(*) from marts.customer_events"),
+    )

@@ -1,51 +1,12 @@
 """The diff-and-sync engine end to end: landing folder -> marts -> fakes over loopback HTTP."""
 
 import json
-import shutil
-from datetime import date
-from pathlib import Path
 
-import pytest
-
-from okendo_pipeline.lib.fakes.braze import FakeBraze
 from okendo_pipeline.lib.fakes.iterable import FakeIterable
 from okendo_pipeline.lib.fakes.server import FakeServer, Fault
-from okendo_pipeline.lib.okendo.generator import generate
 from okendo_pipeline_tests.runs import run_refresh
 from okendo_pipeline_tests.samples import write_landing
-from okendo_pipeline_tests.syncing import AS_OF, rows, scalar, sync
-
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory) -> tuple[Path, Path]:
-    """A generated landing folder and the warehouse built from it, once per module."""
-    root = tmp_path_factory.mktemp("sync-base")
-    generate(root / "landing", 150, seed=7, as_of=date.fromisoformat(AS_OF))
-    result = run_refresh(root / "landing", root / "okendo.duckdb", AS_OF)
-    assert result.success
-    return root / "landing", root / "okendo.duckdb"
-
-
-@pytest.fixture
-def built(base, tmp_path) -> tuple[Path, str]:
-    landing, db = base
-    shutil.copytree(landing, tmp_path / "landing")
-    shutil.copy(db, tmp_path / "okendo.duckdb")
-    return tmp_path / "landing", str(tmp_path / "okendo.duckdb")
-
-
-@pytest.fixture
-def fakes():
-    iterable, braze = FakeIterable(record_bodies=True), FakeBraze(record_bodies=True)
-    with FakeServer(iterable) as si, FakeServer(braze) as sb:
-        yield {"iterable": (iterable, si.url), "braze": (braze, sb.url)}
-
-
-def mart_counts(db: str) -> tuple[int, int]:
-    return (
-        scalar(db, "select count(*) from marts.customer_profiles"),
-        scalar(db, "select count(*) from marts.customer_events"),
-    )
+from okendo_pipeline_tests.syncing import AS_OF, mart_counts, rows, scalar, sync
 
 
 def test_first_run_sends_everything_and_a_second_sends_nothing(built, fakes):

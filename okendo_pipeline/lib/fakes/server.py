@@ -113,6 +113,9 @@ class FakeApp:
         self.bodies: list[tuple[str, Any]] = []  # (path, parsed body) when record_bodies
         self.record_bodies = record_bodies
         self.rng = random.Random(seed)
+        # Set when an apply_then_slow fault has applied a request and is holding its answer:
+        # the moment a client that dies now leaves applied work unrecorded.
+        self.stalled = threading.Event()
 
     # -- subclass hooks ------------------------------------------------------------------------
 
@@ -229,6 +232,7 @@ def _make_handler(app: FakeApp) -> type[BaseHTTPRequestHandler]:
                     elif fault.kind == "queued":
                         resp = app.accepted_later(path)
                     elif fault.kind == "apply_then_slow":
+                        app.stalled.set()
                         time.sleep(fault.seconds)
             status = resp.status if resp else None
             with app.lock:
