@@ -152,21 +152,24 @@ def evaluate_sensor(
     dry_run = environment.dry_run()
     if not environment.secret_is_set(spec.key_variable) and not dry_run:
         return dg.SkipReason(f"{spec.title} is off: {spec.key_variable} is not set")
-    latest = {key: context.instance.get_latest_materialization_event(key) for key in MARTS}
-    missing = [k.to_user_string() for k, e in latest.items() if e is None]
+    latest = {}
+    for key in MARTS:
+        records = context.instance.fetch_materializations(key, limit=1).records
+        latest[key] = records[0] if records else None
+    missing = [k.to_user_string() for k, r in latest.items() if r is None]
     if missing:
         return dg.SkipReason(f"waiting for {', '.join(missing)} to be materialized a first time")
-    ids = {k.to_user_string(): e.storage_id for k, e in latest.items() if e is not None}
+    ids = {k.to_user_string(): r.storage_id for k, r in latest.items() if r is not None}
     seen = json.loads(context.cursor) if context.cursor else {}
     if seen == ids:
         return dg.SkipReason(f"marts unchanged since the last launch (materializations {ids})")
-    for key, event in latest.items():
-        assert event is not None
-        run = context.instance.get_run_by_id(event.run_id)
+    for key, record in latest.items():
+        assert record is not None
+        run_id = record.event_log_entry.run_id
+        run = context.instance.get_run_by_id(run_id) if run_id else None
         if run is not None and not run.is_finished:
             return dg.SkipReason(
-                f"{key.to_user_string()} is being rebuilt by run {event.run_id}; "
-                "waiting for it to finish"
+                f"{key.to_user_string()} is being rebuilt by run {run_id}; waiting for it to finish"
             )
     run_key = f"{spec.name}:" + ":".join(str(v) for v in ids.values())
     return dg.SensorResult(

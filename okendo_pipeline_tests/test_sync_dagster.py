@@ -1,0 +1,122 @@
+"""The sync jobs, sensors and schedule as Dagster runs them (embedded test instance)."""
+
+import dagster as dg
+import pytest
+
+from okendo_pipeline_tests.syncing import AS_OF, BRAZE_KEY, ITERABLE_KEY, scalar
+
+MARTS = [dg.AssetKey(["marts", "customer_profiles"]), dg.AssetKey(["marts", "customer_events"])]
+
+
+@pytest.fixture
+def env(monkeypatch, built, fakes):
+    _, db = built
+    monkeypatch.setenv("OKENDO_DUCKDB_PATH", db)
+    monkeypatch.setenv("OKENDO_AS_OF", AS_OF)
+    monkeypatch.setenv("OKENDO_EVENTS_BACKFILL_START", "all")
+    monkeypatch.setenv("ITERABLE_API_KEY", ITERABLE_KEY)
+    monkeypatch.setenv("ITERABLE_BASE_URL", fakes["iterable"][1])
+    monkeypatch.setenv("BRAZE_API_KEY", BRAZE_KEY)
+    monkeypatch.setenv("BRAZE_REST_ENDPOINT", fakes["braze"][1])
+    monkeypatch.delenv("OKENDO_DRY_RUN", raising=False)
+    return db
+
+
+def definitions():
+    from okendo_pipeline.definitions import defs
+
+    return defs()
+
+
+def tick(instance, name, cursor=None):
+    sensor = definitions().get_repository_def().get_sensor_def(name)
+    context = dg.build_sensor_context(instance=instance, cursor=cursor)
+    return sensor(context), context
+
+
+def test_sensor_says_what_it_saw(env, monkeypatch):
+    with dg.instance_for_test() as instance:
+        result, _ = tick(instance, "iterable_after_marts")
+        assert isinstance(result, dg.SkipReason)
+        assert "waiting for marts/customer_profiles, marts/customer_events" in result.skip_message
+
+        for key in MARTS:
+            instance.report_runless_asset_event(dg.AssetMaterialization(key))
+        result, _ = tick(instance, "iterable_after_marts")
+        again, _ = tick(instance, "iterable_after_marts")
+        [request] = result.run_requests
+        assert request.run_key == again.run_requests[0].run_key  # deterministic
+        assert request.run_key.startswith("iterable:")
+        unchanged, _ = tick(instance, "iterable_after_marts", cursor=result.cursor)
+        assert "marts unchanged since the last launch" in unchanged.skip_message
+
+        instance.report_runless_asset_event(dg.AssetMaterialization(MARTS[0]))
+        rebuilt, _ = tick(instance, "iterable_after_marts", cursor=result.cursor)
+        assert rebuilt.run_requests[0].run_key != request.run_key
+
+        monkeypatch.delenv("BRAZE_API_KEY")
+        off, _ = tick(instance, "braze_after_marts")
+        assert off.skip_message == "Braze is off: BRAZE_API_KEY is not set"
+        monkeypatch.setenv("OKENDO_DRY_RUN", "1")  # a dry run needs no key
+        dry, _ = tick(instance, "braze_after_marts")
+        config = dry.run_requests[0].run_config["ops"]["braze_plan"]["config"]
+        assert config == {"dry_run": True}
+
+
+def test_sync_job_reports_the_destination_asset(env, fakes):
+    db = env
+    defs = definitions()
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("iterable_sync").execute_in_process(instance=instance)
+        assert result.success
+        [mat] = [
+            e.materialization
+            for e in result.get_asset_materialization_events()
+            if e.asset_key == dg.AssetKey(["destination", "iterable"])
+        ]
+        profiles = scalar(db, "select count(*) from marts.customer_profiles")
+        assert mat.metadata["profiles_accepted"].value == profiles
+        assert mat.metadata["plan_profiles_created"].value == profiles
+        assert "duration_seconds" in mat.metadata
+        assert len(fakes["iterable"][0].users) == profiles
+        # The key reached the client through EnvVar; it is nowhere in the run's events.
+        logs = " ".join(str(e) for e in instance.all_logs(result.run_id))
+        assert ITERABLE_KEY not in logs
+        assert scalar(db, "select count(*) from sync.runs where run_id = ?", [result.run_id]) == 1
+
+
+def test_sync_job_fails_clearly_when_the_destination_is_off(env, monkeypatch):
+    monkeypatch.delenv("ITERABLE_API_KEY")
+    with dg.instance_for_test() as instance:
+        result = (
+            definitions()
+            .resolve_job_def("iterable_sync")
+            .execute_in_process(instance=instance, raise_on_error=False)
+        )
+    assert not result.success
+    failure = result.failure_data_for_node("iterable_plan")
+    assert "Iterable is off: set ITERABLE_API_KEY" in failure.error.message
+
+
+def test_dry_run_job_observes_without_materializing(env, fakes):
+    with dg.instance_for_test() as instance:
+        result = (
+            definitions()
+            .resolve_job_def("braze_sync")
+            .execute_in_process(
+                instance=instance,
+                run_config={"ops": {"braze_plan": {"config": {"dry_run": True}}}},
+            )
+        )
+        assert result.success
+        assert not result.get_asset_materialization_events()
+        observations = [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]
+        meta = observations[0].event_specific_data.asset_observation.metadata
+        assert meta["status"].value == "dry_run" and meta["sample_payloads"].value
+    assert fakes["braze"][0].count_requests() == 0
+
+
+def test_schedule_runs_the_refresh_nightly():
+    schedule = definitions().get_repository_def().get_schedule_def("nightly_refresh")
+    assert schedule.cron_schedule == "0 2 * * *" and schedule.job_name == "okendo_refresh"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
