@@ -5,29 +5,19 @@ from contextlib import contextmanager
 
 import dagster as dg
 
+from okendo_pipeline.defs.common.destination import DestinationResource
 from okendo_pipeline.lib.braze.client import BrazeClient, BrazeSettings
-from okendo_pipeline.lib.braze.models import MAX_BODY_BYTES, MAX_OBJECTS
-from okendo_pipeline.lib.http import RetryPolicy, Timeouts
+from okendo_pipeline.lib.braze.models import MAX_OBJECTS
 from okendo_pipeline.utils import environment
 
 
-class BrazeResource(dg.ConfigurableResource):
+class BrazeResource(DestinationResource):
     """A Braze workspace (CONTRACT section 4-5). No key = the destination is off."""
 
-    api_key: str | None = None
     rest_endpoint: str = ""
     external_id: str = "email"
     max_objects: int = MAX_OBJECTS
-    max_body_bytes: int = MAX_BODY_BYTES
-    rate_fraction: float = 0.9
     concurrency: int = 4
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
-    max_attempts: int = 5
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.api_key)
 
     def settings(self) -> BrazeSettings:
         return BrazeSettings(
@@ -36,11 +26,7 @@ class BrazeResource(dg.ConfigurableResource):
             if self.external_id == "shopify_customer_id"
             else "email",
             max_objects=self.max_objects,
-            max_body_bytes=self.max_body_bytes,
-            rate_fraction=self.rate_fraction or None,
-            concurrency=self.concurrency,
-            timeouts=Timeouts(self.connect_timeout, self.read_timeout),
-            retry=RetryPolicy(max_attempts=self.max_attempts),
+            **self.http_settings(),
         )
 
     @contextmanager

@@ -5,40 +5,25 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from okendo_pipeline.lib.http import RetryPolicy, Timeouts
+from okendo_pipeline.defs.common.destination import DestinationResource
 from okendo_pipeline.lib.iterable.client import IterableClient, IterableSettings
-from okendo_pipeline.lib.iterable.models import DEFAULT_BATCH_SIZE, MAX_BODY_BYTES, US_BASE_URL
+from okendo_pipeline.lib.iterable.models import DEFAULT_BATCH_SIZE, US_BASE_URL
 from okendo_pipeline.utils import environment
 
 
-class IterableResource(dg.ConfigurableResource):
+class IterableResource(DestinationResource):
     """An Iterable project (CONTRACT section 4-5). No key = the destination is off."""
 
-    api_key: str | None = None
     base_url: str = US_BASE_URL
     identifier: str = "email"
     batch_size: int = DEFAULT_BATCH_SIZE
-    max_body_bytes: int = MAX_BODY_BYTES
-    rate_fraction: float = 0.9
-    concurrency: int = 1
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
-    max_attempts: int = 5
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.api_key)
 
     def settings(self) -> IterableSettings:
         return IterableSettings(
             base_url=self.base_url,
             identifier="userId" if self.identifier == "userId" else "email",
             batch_size=self.batch_size,
-            max_body_bytes=self.max_body_bytes,
-            rate_fraction=self.rate_fraction or None,
-            concurrency=self.concurrency,
-            timeouts=Timeouts(self.connect_timeout, self.read_timeout),
-            retry=RetryPolicy(max_attempts=self.max_attempts),
+            **self.http_settings(),
         )
 
     @contextmanager
