@@ -72,6 +72,20 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="what was loaded, rejected and synced")
     status.add_argument("--database", type=Path, help="DuckDB file (default $OKENDO_DUCKDB_PATH)")
 
+    hooks = sub.add_parser(
+        "serve-webhooks",
+        help="the signed Okendo webhook receiver (secret from OKENDO_WEBHOOK_SECRET)",
+    )
+    hooks.add_argument(
+        "--landing",
+        type=Path,
+        help=f"landing folder (default $OKENDO_LANDING_DIR or {environment.DEFAULT_LANDING_DIR})",
+    )
+    hooks.add_argument(
+        "--host", default="127.0.0.1", help="interface (default 127.0.0.1; behind a TLS proxy)"
+    )
+    hooks.add_argument("--port", type=int, default=8787, help="port (default 8787)")
+
     fakes = sub.add_parser(
         "fake-destinations", help="serve local fakes of the Iterable and Braze APIs (demo, tests)"
     )
@@ -194,6 +208,49 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_webhooks(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import threading
+
+    from okendo_pipeline.lib.okendo.signatures import secret_key
+    from okendo_pipeline.lib.okendo.webhooks import WEBHOOK_PATH, WebhookReceiver, make_server
+
+    _apply_settings(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    secret = os.environ.get("OKENDO_WEBHOOK_SECRET", "")  # never printed or logged
+    if not secret:
+        print(
+            "error: set OKENDO_WEBHOOK_SECRET to the subscription's whsec_ secret", file=sys.stderr
+        )
+        return 2
+    try:
+        key = secret_key(secret)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    landing = Path(environment.landing_dir())
+    landing.mkdir(parents=True, exist_ok=True)
+    receiver = WebhookReceiver(landing, key, rotate_seconds=environment.webhook_rotate_seconds())
+    server = make_server(receiver, args.host, args.port)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    host, port = server.server_address[:2]
+    print(
+        f"receiving Okendo webhooks on http://{host}:{port}{WEBHOOK_PATH} into {landing} "
+        f"({receiver.writer.recovered} files recovered from a previous run)",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        receiver.writer.close()
+    print(f"stopped: {receiver.counts}; {receiver.writer.published} files published", flush=True)
+    return 0
+
+
 def _fake_destinations(args: argparse.Namespace) -> int:
     from okendo_pipeline.lib.fakes.serve import serve_fakes
 
@@ -207,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "generate": _generate,
         "run": _run,
         "status": _status,
+        "serve-webhooks": _serve_webhooks,
         "fake-destinations": _fake_destinations,
     }
     return handlers[args.command](args)

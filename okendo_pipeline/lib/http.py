@@ -285,6 +285,15 @@ class HttpClient:
 
         Raises a ``DestinationError`` subclass once the policy says stop.
         """
+        return self.request("POST", path, body, pacer=pacer)
+
+    def get(self, path: str, *, pacer: TokenBucket | None = None) -> HttpResponse:
+        """GET ``path`` (with its query string), under the same policy."""
+        return self.request("GET", path, None, pacer=pacer)
+
+    def request(
+        self, method: str, path: str, body: bytes | None, *, pacer: TokenBucket | None = None
+    ) -> HttpResponse:
         url = self.base_url + path
         attempt = rate_limited = ambiguous = 0
         started = time.perf_counter()
@@ -293,20 +302,20 @@ class HttpClient:
             if pacer is not None:
                 pacer.acquire()
             try:
-                resp = self._session.post(
-                    url, data=body, timeout=(self.timeouts.connect, self.timeouts.read)
+                resp = self._session.request(
+                    method, url, data=body, timeout=(self.timeouts.connect, self.timeouts.read)
                 )
             except requests.RequestException as exc:
                 reason = self.redact(f"{type(exc).__name__}")
                 if not self.retry.should_retry(None, attempt, rate_limited):
                     raise TransportError(
-                        f"{self.destination} POST {path}: {reason} after {attempt} attempts"
+                        f"{self.destination} {method} {path}: {reason} after {attempt} attempts"
                     ) from None
                 ambiguous += int(_ambiguous(exc))
                 wait = self.retry.backoff(attempt, self.rng)
                 log.warning(
-                    "%s POST %s: %s; retry %d/%d in %.2fs",
-                    self.destination, path, reason, attempt, self.retry.max_attempts, wait,
+                    "%s %s %s: %s; retry %d/%d in %.2fs",
+                    self.destination, method, path, reason, attempt, self.retry.max_attempts, wait,
                 )  # fmt: skip
                 self.sleep(wait)
                 continue
@@ -322,7 +331,7 @@ class HttpClient:
                     elapsed=time.perf_counter() - started,
                 )
             message = self.redact(
-                f"{self.destination} POST {path}: HTTP {status} {_short_message(resp.content)}"
+                f"{self.destination} {method} {path}: HTTP {status} {_short_message(resp.content)}"
             )
             if status == 429:
                 rate_limited += 1

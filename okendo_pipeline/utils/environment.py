@@ -144,3 +144,34 @@ def sync_log_days() -> int:
 def sync_max_attempts() -> int:
     """``OKENDO_SYNC_MAX_ATTEMPTS``: runs a row may fail in before it is rejected (default 10)."""
     return _whole_number("OKENDO_SYNC_MAX_ATTEMPTS", 10)
+
+
+def webhook_rotate_seconds() -> float:
+    """``OKENDO_WEBHOOK_ROTATE_SECONDS``: how long the receiver appends to one landing file
+    before publishing it (default 60)."""
+    raw = os.environ.get("OKENDO_WEBHOOK_ROTATE_SECONDS", "").strip() or "60"
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"OKENDO_WEBHOOK_ROTATE_SECONDS={raw!r} is not a number") from None
+    if value <= 0:
+        raise ValueError("OKENDO_WEBHOOK_ROTATE_SECONDS must be above 0")
+    return value
+
+
+OKENDO_API_BASE_URL = "https://api.okendo.io/enterprise"
+
+
+def okendo_api_base_url() -> str:
+    """``OKENDO_API_BASE_URL``: the Okendo Enterprise API host (a fake in tests)."""
+    return os.environ.get("OKENDO_API_BASE_URL", "").strip() or OKENDO_API_BASE_URL
+
+
+def okendo_api_overlap_days() -> float:
+    """``OKENDO_API_OVERLAP_DAYS``: how far below its watermark each extraction reads again
+    (default 7: reviews moderated or indexed late within a week are caught)."""
+    raw = os.environ.get("OKENDO_API_OVERLAP_DAYS", "").strip() or "7"
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"OKENDO_API_OVERLAP_DAYS={raw!r} is not a number of days") from None

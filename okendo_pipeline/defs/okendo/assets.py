@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from okendo_pipeline.defs.common.resources import LandingResource, WarehouseResource
+from okendo_pipeline.defs.okendo.extract import API_REVIEWS
 from okendo_pipeline.lib.okendo import ingest
 
 RAW_GROUP = "okendo_raw"
@@ -23,6 +24,8 @@ MAX_REJECTED_SHARE = 0.01
             description="Every accepted envelope, one row per (resource type, id, sequence "
             "number): the full history, deduplicated.",
             kinds={"duckdb"},
+            # Files also arrive from the webhook receiver and the generator, outside Dagster.
+            deps=[API_REVIEWS],
         ),
         dg.AssetSpec(
             CURRENT,

@@ -122,6 +122,9 @@ class FakeApp:
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> Response:
         raise NotImplementedError
 
+    def handle_get(self, path: str, query: str, headers: dict[str, str]) -> Response:
+        return Response(404, {"message": f"no route GET {path}"})
+
     def rate_limited(self, path: str) -> Response:
         return Response(429, {"message": "rate limited"})
 
@@ -196,7 +199,32 @@ def _make_handler(app: FakeApp) -> type[BaseHTTPRequestHandler]:
                 with app.lock:
                     self._send(Response(200, [asdict(r) for r in app.requests]))
             else:
-                self._send(Response(404, {"message": f"no route GET {path}"}))
+                self._serve_get(path)
+
+        def _serve_get(self, path: str) -> None:
+            query = self.path.split("?", 1)[1] if "?" in self.path else ""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            fault = app.take_fault(path)
+            if fault and fault.kind == "slow":
+                time.sleep(fault.seconds)
+            resp: Response | None
+            if fault and fault.kind == "drop":
+                resp = None
+            elif fault and fault.kind == "status":
+                resp = Response(fault.status, {"message": "injected server error"})
+            elif fault and fault.kind == "rate_limit":
+                resp = app.rate_limited(path)
+            else:
+                resp = app.handle_get(path, query, headers)
+            with app.lock:
+                app.requests.append(
+                    RequestRecord(path, resp.status if resp else None, 0, fault and fault.kind,
+                                  time.time())
+                )  # fmt: skip
+            if resp is None:
+                self._drop()
+            else:
+                self._send(resp)
 
         def do_POST(self) -> None:
             path = self.path.split("?", 1)[0]
