@@ -20,11 +20,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from okendo_pipeline.lib.http import AuthError, DestinationError
+from okendo_pipeline.lib.http import AuthError, DestinationError, RetryPolicy, Timeouts
 
 log = logging.getLogger(__name__)
 
 Status = Literal["accepted", "rejected", "retry"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendSettings:
+    """What every client takes besides its own: body cap, pacing (a fraction of the documented
+    limit; None = unpaced), threads, timeouts and the retry policy."""
+
+    max_body_bytes: int = 4 * 1024 * 1024
+    rate_fraction: float | None = 0.9
+    concurrency: int = 1
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ kind of row, and the window in which a crash can duplicate Braze events is one e
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import ValidationError
@@ -25,6 +25,7 @@ from okendo_pipeline.lib.destinations import (
     BatchResult,
     Item,
     ItemOutcome,
+    SendSettings,
     batches,
     failed_batch,
     send_all,
@@ -33,8 +34,6 @@ from okendo_pipeline.lib.http import (
     AuthError,
     DestinationError,
     HttpClient,
-    RetryPolicy,
-    Timeouts,
     TokenBucket,
 )
 
@@ -43,8 +42,8 @@ log = logging.getLogger(__name__)
 Array = Literal["attributes", "events"]
 
 
-@dataclass(frozen=True)
-class BrazeSettings:
+@dataclass(frozen=True, kw_only=True)
+class BrazeSettings(SendSettings):
     """Everything but the key. ``rest_endpoint`` is the workspace's cluster, e.g.
     ``https://rest.iad-01.braze.com``."""
 
@@ -52,10 +51,7 @@ class BrazeSettings:
     external_id: ExternalIdSetting = "email"
     max_objects: int = MAX_OBJECTS
     max_body_bytes: int = MAX_BODY_BYTES
-    rate_fraction: float | None = 0.9
     concurrency: int = 4
-    timeouts: Timeouts = field(default_factory=Timeouts)
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 def normalise_endpoint(endpoint: str) -> str:

@@ -11,6 +11,7 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -204,27 +205,7 @@ def _make_handler(app: FakeApp) -> type[BaseHTTPRequestHandler]:
         def _serve_get(self, path: str) -> None:
             query = self.path.split("?", 1)[1] if "?" in self.path else ""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            fault = app.take_fault(path)
-            if fault and fault.kind == "slow":
-                time.sleep(fault.seconds)
-            resp: Response | None
-            if fault and fault.kind == "drop":
-                resp = None
-            elif fault and fault.kind == "status":
-                resp = Response(fault.status, {"message": "injected server error"})
-            elif fault and fault.kind == "rate_limit":
-                resp = app.rate_limited(path)
-            else:
-                resp = app.handle_get(path, query, headers)
-            with app.lock:
-                app.requests.append(
-                    RequestRecord(path, resp.status if resp else None, 0, fault and fault.kind,
-                                  time.time())
-                )  # fmt: skip
-            if resp is None:
-                self._drop()
-            else:
-                self._send(resp)
+            self._with_faults(path, b"", lambda: app.handle_get(path, query, headers))
 
         def do_POST(self) -> None:
             path = self.path.split("?", 1)[0]
@@ -239,19 +220,22 @@ def _make_handler(app: FakeApp) -> type[BaseHTTPRequestHandler]:
                 self._send(Response(200, {"reset": True}))
                 return
             headers = {k.lower(): v for k, v in self.headers.items()}
+            self._with_faults(path, body, lambda: app.handle(path, headers, body))
+
+        def _with_faults(self, path: str, body: bytes, handle: Callable[[], Response]) -> None:
+            """Run ``handle`` under the next matching fault; log and answer (or drop)."""
             fault = app.take_fault(path)
-            kind = fault.kind if fault else None
-            status: int | None
             if fault and fault.kind == "slow":
                 time.sleep(fault.seconds)
+            resp: Response | None
             if fault and fault.kind == "drop":
-                resp, status = None, None
+                resp = None
             elif fault and fault.kind == "status":
                 resp = Response(fault.status, {"message": "injected server error"})
             elif fault and fault.kind == "rate_limit":
                 resp = app.rate_limited(path)
             else:
-                resp = app.handle(path, headers, body)
+                resp = handle()
                 if fault and resp.status < 300:
                     if fault.kind == "apply_then_drop":
                         resp = None
@@ -264,8 +248,9 @@ def _make_handler(app: FakeApp) -> type[BaseHTTPRequestHandler]:
                         time.sleep(fault.seconds)
             status = resp.status if resp else None
             with app.lock:
+                kind = fault.kind if fault else None
                 app.requests.append(RequestRecord(path, status, len(body), kind, time.time()))
-                if app.record_bodies and status is not None and status < 300:
+                if app.record_bodies and body and status is not None and status < 300:
                     app.bodies.append((path, json.loads(body)))
             if resp is None:
                 self._drop()

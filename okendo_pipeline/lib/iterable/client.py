@@ -6,7 +6,7 @@ position. So a profile batch holds each user once, and outcomes are mapped back 
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
@@ -15,6 +15,7 @@ from okendo_pipeline.lib.destinations import (
     BatchResult,
     Item,
     ItemOutcome,
+    SendSettings,
     batches,
     failed_batch,
     send_all,
@@ -23,8 +24,6 @@ from okendo_pipeline.lib.http import (
     AuthError,
     DestinationError,
     HttpClient,
-    RetryPolicy,
-    Timeouts,
     TokenBucket,
 )
 from okendo_pipeline.lib.iterable.models import (
@@ -44,18 +43,14 @@ log = logging.getLogger(__name__)
 _USERS_OPEN, _EVENTS_OPEN, _CLOSE = b'{"users":[', b'{"events":[', b"]}"
 
 
-@dataclass(frozen=True)
-class IterableSettings:
+@dataclass(frozen=True, kw_only=True)
+class IterableSettings(SendSettings):
     """Everything but the key. ``rate_fraction`` paces each endpoint below its documented limit."""
 
     base_url: str = US_BASE_URL
     identifier: Identifier = "email"
     batch_size: int = DEFAULT_BATCH_SIZE
     max_body_bytes: int = MAX_BODY_BYTES
-    rate_fraction: float | None = 0.9
-    concurrency: int = 1
-    timeouts: Timeouts = field(default_factory=Timeouts)
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 def _identity(item: Item) -> tuple[str, str]:
