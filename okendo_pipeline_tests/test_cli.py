@@ -10,9 +10,13 @@ from pathlib import Path
 import duckdb
 
 
-def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, env: dict | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     full_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("OKENDO_", "DAGSTER_HOME"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OKENDO_", "DAGSTER_HOME", "ITERABLE_", "BRAZE_"))
     }
     full_env.update(env or {})
     return subprocess.run(
@@ -21,6 +25,7 @@ def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
         text=True,
         env=full_env,
         timeout=600,
+        cwd=cwd,
     )
 
 
@@ -87,3 +92,20 @@ def test_clear_errors(tmp_path: Path) -> None:
     assert bad_date.returncode == 2 and "is not an ISO date" in bad_date.stderr
     no_db = cli("status", "--database", str(tmp_path / "none.duckdb"))
     assert no_db.returncode == 2 and "does not exist" in no_db.stderr
+
+
+def test_readme_quickstart_defaults_to_the_working_folder(tmp_path: Path) -> None:
+    """The README's first command: default paths relative to where it runs, a dry run, no keys."""
+    gen = cli("generate", "--out", "data/landing", "--customers", "40", cwd=tmp_path)
+    assert gen.returncode == 0, gen.stderr
+    run = cli("run", "--dry-run", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "iterable (dry run): would send" in run.stdout
+    assert "braze (dry run): would send" in run.stdout
+    database = tmp_path / "data" / "okendo.duckdb"
+    with duckdb.connect(str(database), read_only=True) as conn:
+        payloads = conn.execute("select count(*) from sync.outbox_payloads").fetchone()[0]
+        acknowledged = conn.execute("select count(*) from sync.profile_state").fetchone()[0]
+    assert payloads > 40 and acknowledged == 0
+    status = cli("status", cwd=tmp_path)
+    assert status.returncode == 0 and "not synced yet (dry runs only)" in status.stdout

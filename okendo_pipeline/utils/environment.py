@@ -15,8 +15,9 @@ DEFAULT_LANDING_DIR = "data/landing"
 
 
 def duckdb_path() -> str:
-    """Path of the warehouse file (``OKENDO_DUCKDB_PATH``)."""
-    return os.environ.get("OKENDO_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
+    """Absolute path of the warehouse file (``OKENDO_DUCKDB_PATH``, relative to the working
+    folder): every process that opens it, dbt's included, must mean the same file."""
+    return str(Path(os.environ.get("OKENDO_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH).resolve())
 
 
 def landing_dir() -> str:

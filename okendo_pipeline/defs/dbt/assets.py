@@ -1,6 +1,7 @@
 """The dbt models as Dagster assets, downstream of the raw tables; dbt tests as asset checks."""
 
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,4 +43,7 @@ def dbt_vars() -> dict[str, str]:
 )
 def okendo_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """``dbt build`` of the selected models: models and their tests, streamed as events."""
+    # dbt runs in the project folder: hand it the warehouse as an absolute path, or a relative
+    # OKENDO_DUCKDB_PATH (or the default data/okendo.duckdb) would point inside dbt_project/.
+    os.environ["OKENDO_DUCKDB_PATH"] = environment.duckdb_path()
     yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars())], context=context).stream()
