@@ -378,7 +378,7 @@ def _send(
     """Send, journal each outcome, stop after repeated whole-batch failures (rows stay planned
     for the next run rather than burning attempts while the destination is down)."""
     consecutive_failures = 0
-    for batch, result in send_all(batches, send, concurrency=concurrency):
+    for _batch, result in send_all(batches, send, concurrency=concurrency):
         report.requests += result.requests
         report.possible_duplicates += result.possible_duplicates
         for outcome in result.outcomes:
@@ -399,7 +399,6 @@ def _send(
             )
             log.error(report.error)
             break
-        del batch
     journal.flush()
 
 
