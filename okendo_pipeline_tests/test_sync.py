@@ -4,6 +4,7 @@ import json
 
 from okendo_pipeline.lib.fakes.iterable import FakeIterable
 from okendo_pipeline.lib.fakes.server import FakeServer, Fault
+from okendo_pipeline.lib.status import render_status
 from okendo_pipeline_tests.runs import run_refresh
 from okendo_pipeline_tests.samples import write_landing
 from okendo_pipeline_tests.syncing import AS_OF, mart_counts, rows, scalar, sync
@@ -205,6 +206,12 @@ def test_permanent_rejection_is_reported_and_not_retried(built, fakes):
     second = sync(db, "braze", url)
     assert second.plan.profiles_created == 0 and second.plan.events == 0
     assert braze.count_requests() == before
+    # `okendo-pipeline status` tells the story: what is in, what was refused and why.
+    text = render_status(db)
+    profiles = scalar(db, "select count(*) from marts.customer_profiles")
+    assert f"{profiles - 1:,} acknowledged of {profiles:,} in the mart" in text
+    assert "1 rejected" in text and "provided external_id is blacklisted and disallowed" in text
+    assert "last run" in text and "succeeded" in text
 
 
 def test_second_destination_is_backfilled_without_resending_to_the_first(built, fakes):

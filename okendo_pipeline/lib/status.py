@@ -50,11 +50,11 @@ def render_status(database: str) -> str:
 
 
 def _ledger_lines(
-    profiles: int, acked: int, issues: dict, ledger: dict, pending_events: int
+    profiles: int, acked: int, new: int, issues: dict, ledger: dict, pending_events: int
 ) -> list[str]:
     return [
-        f"  profiles: {acked:,} acknowledged of {profiles:,} in the mart; "
-        f"{issues.get('failed', 0):,} failed (retried next run), "
+        f"  profiles: {acked:,} acknowledged of {profiles:,} in the mart; {new:,} customers "
+        f"never sent; {issues.get('failed', 0):,} failed (retried next run), "
         f"{issues.get('rejected', 0):,} rejected",
         f"  events: {ledger.get('sent', 0):,} sent, {pending_events:,} pending, "
         f"{ledger.get('failed', 0):,} failed (retried next run), "
@@ -133,7 +133,17 @@ def _destinations(conn: duckdb.DuckDBPyConnection) -> list[str]:
         if not synced:
             lines.append("  not synced yet (dry runs only): nothing acknowledged")
         else:
-            lines += _ledger_lines(profiles, acked, issues, ledger, pending_events)
+            new = (
+                conn.execute(
+                    "select count(*) from marts.customer_profiles p where not exists (select 1 "
+                    "from sync.profile_state s where s.destination = ? "
+                    "and s.customer_key = p.customer_key)",
+                    [dest],
+                ).fetchone()[0]
+                if has_marts
+                else 0
+            )
+            lines += _ledger_lines(profiles, acked, new, issues, ledger, pending_events)
         reasons = conn.execute(
             """
             select reason, count(*) as n from (
