@@ -88,7 +88,7 @@ def test_signed_deliveries_land_and_load(receiver, tmp_path):
         report = load_landing(conn, landing)
         assert conn.execute("select count(*) from raw.rejected_records").fetchone()[0] == 0
         assert conn.execute("select count(*) from raw.current_resources").fetchone()[0] == 6
-    assert report is not None
+    assert report.envelopes_new == 6 and report.rejected == 0
 
 
 @pytest.mark.parametrize(

@@ -1,27 +1,17 @@
 """Iterable's sync job, sensor and destination asset."""
 
-from contextlib import contextmanager
-
 import dagster as dg
 
-from okendo_pipeline.defs.iterable.resources import IterableResource
 from okendo_pipeline.defs.sync.factory import DestinationSpec, build
 from okendo_pipeline.lib.sync.codecs import iterable_codec
 from okendo_pipeline.lib.sync.engine import IterableSender
-
-
-@contextmanager
-def _sender(resource: IterableResource):
-    with resource.client() as client:
-        yield IterableSender(client)
-
 
 ITERABLE = DestinationSpec(
     name="iterable",
     title="Iterable",
     key_variable="ITERABLE_API_KEY",
     codec=lambda r: iterable_codec(r.identifier),
-    sender=_sender,
+    sender=IterableSender,
     uses_attributes=False,
 )
 

@@ -14,7 +14,7 @@ from typing import Any
 import dagster as dg
 
 from okendo_pipeline.lib.sync.codecs import Codec
-from okendo_pipeline.lib.sync.engine import SyncReport, begin_run, deliver
+from okendo_pipeline.lib.sync.engine import Sender, SyncReport, begin_run, deliver
 from okendo_pipeline.utils import environment
 
 MARTS = (dg.AssetKey(["marts", "customer_profiles"]), dg.AssetKey(["marts", "customer_events"]))
@@ -35,7 +35,7 @@ class DestinationSpec:
     title: str
     key_variable: str  # the API key's environment variable (its presence only is checked)
     codec: Callable[[Any], Codec]  # resource -> codec
-    sender: Callable[[Any], Any]  # resource -> context manager yielding a Sender
+    sender: Callable[[Any], Sender]  # the destination's client -> the engine's Sender
     uses_attributes: bool
 
     @property
@@ -112,8 +112,8 @@ def build(spec: DestinationSpec) -> dg.Definitions:
             if report.dry_run and not resource.enabled:
                 report = deliver(conn, codec, None, report)
             else:
-                with spec.sender(resource) as sender:
-                    report = deliver(conn, codec, sender, report)
+                with resource.client() as client:
+                    report = deliver(conn, codec, spec.sender(client), report)
         meta = metadata(report)
         if report.dry_run:
             context.log_event(dg.AssetObservation(asset_key=spec.asset_key, metadata=meta))

@@ -40,6 +40,8 @@ CHUNK_ROWS = 10_000
 FLUSH_ROWS = 5_000
 FLUSH_SECONDS = 2.0
 MAX_CONSECUTIVE_FAILED_BATCHES = 3
+# Outcome -> the SyncReport counter it adds to (profiles_failed, events_accepted, ...).
+COUNTER = {"accepted": "accepted", "rejected": "rejected", "retry": "failed"}
 
 
 class Sender(Protocol):
@@ -384,8 +386,7 @@ def _send(
         for outcome in result.outcomes:
             op = operations.pop(outcome.key, "update") if operations is not None else "track"
             journal.add(kind, outcome.key, op, outcome.status, outcome.reason)
-            counter = {"accepted": "accepted", "rejected": "rejected", "retry": "failed"}
-            name = f"{kind}s_{counter[outcome.status]}"
+            name = f"{kind}s_{COUNTER[outcome.status]}"
             setattr(report, name, getattr(report, name) + 1)
             if outcome.status == "rejected" and outcome.reason:
                 report.rejections[outcome.reason] = report.rejections.get(outcome.reason, 0) + 1
