@@ -23,16 +23,20 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 
 import requests
 
-from okendo_pipeline.lib.braze import payloads as braze_payloads
-from okendo_pipeline.lib.braze.client import BrazeClient, BrazeSettings
-from okendo_pipeline.lib.contract import PROFILE_FIELDS
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the fakes live beside the package, outside the wheel
+
+from okendo_fakes.__main__ import DEMO_BRAZE_KEY, DEMO_ITERABLE_KEY
+from okendo_pipeline.defs.braze import payloads as braze_payloads
+from okendo_pipeline.defs.braze.client import BrazeClient, BrazeSettings
+from okendo_pipeline.defs.iterable import payloads as iterable_payloads
+from okendo_pipeline.defs.iterable.client import IterableClient, IterableSettings
+from okendo_pipeline.lib.catalogue import PROFILE_FIELDS
 from okendo_pipeline.lib.destinations import Item
-from okendo_pipeline.lib.fakes.serve import DEMO_BRAZE_KEY, DEMO_ITERABLE_KEY
-from okendo_pipeline.lib.iterable import payloads as iterable_payloads
-from okendo_pipeline.lib.iterable.client import IterableClient, IterableSettings
 
 
 def free_port() -> int:
@@ -47,11 +51,11 @@ class Fakes:
     def __init__(self, limits: bool) -> None:
         self.iterable_port, self.braze_port = free_port(), free_port()
         args = [
-            sys.executable, "-m", "okendo_pipeline.cli", "fake-destinations",
+            sys.executable, "-m", "okendo_fakes",
             "--iterable-port", str(self.iterable_port), "--braze-port", str(self.braze_port),
         ] + ([] if limits else ["--no-limits"])  # fmt: skip
         env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
         for _ in range(3):
             self.proc.stdout.readline()  # type: ignore[union-attr]
         self.iterable = f"http://127.0.0.1:{self.iterable_port}"

@@ -22,7 +22,7 @@ from pathlib import Path
 GENERATE = """
 from datetime import date
 from pathlib import Path
-from okendo_pipeline.lib.okendo.generator import generate
+from okendo_pipeline.lib.okendo.generator.generate import generate
 r = generate(Path({out!r}), {customers}, seed=42, as_of=date(2026, 11, 1))
 print(r.lines, r.files)
 """
@@ -30,7 +30,7 @@ print(r.lines, r.files)
 INGEST = """
 from pathlib import Path
 from okendo_pipeline.lib import warehouse
-from okendo_pipeline.lib.okendo.ingest import load_landing
+from okendo_pipeline.lib.okendo.loader import load_landing
 with warehouse.connect({db!r}) as conn:
     r = load_landing(conn, Path({landing!r}))
 print(r.lines, r.envelopes_new, r.rejected)

@@ -23,41 +23,35 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(ROOT)]  # bench_destinations, fakes
 
 from bench_destinations import Fakes
 
+from okendo_fakes.__main__ import DEMO_BRAZE_KEY, DEMO_ITERABLE_KEY
+from okendo_pipeline.defs.braze.resources import BrazeResource
+from okendo_pipeline.defs.iterable.resources import IterableResource
+from okendo_pipeline.defs.sync.resource import DestinationResource
 from okendo_pipeline.lib import warehouse
-from okendo_pipeline.lib.braze.client import BrazeClient, BrazeSettings
-from okendo_pipeline.lib.fakes.serve import DEMO_BRAZE_KEY, DEMO_ITERABLE_KEY
-from okendo_pipeline.lib.iterable.client import IterableClient, IterableSettings
-from okendo_pipeline.lib.sync.codecs import braze_codec, iterable_codec
-from okendo_pipeline.lib.sync.engine import (
-    BrazeSender,
-    IterableSender,
-    SyncReport,
-    begin_run,
-    run_sync,
-)
-from okendo_pipeline.utils import environment
+from okendo_pipeline.lib.sync.report import SyncReport
+from okendo_pipeline.lib.sync.run import begin_run, deliver
+from okendo_pipeline.lib.sync.settings import SyncSettings
 
-CODECS = {"iterable": iterable_codec("email"), "braze": braze_codec("email")}
+
+def resource(dest: str, url: str = "") -> DestinationResource:
+    """The destination's resource, as the sync job uses it, pointed at the fake."""
+    if dest == "iterable":
+        return IterableResource(api_key=DEMO_ITERABLE_KEY, base_url=url)
+    return BrazeResource(api_key=DEMO_BRAZE_KEY, rest_endpoint=url)
 
 
 def sync_once(db: str, dest: str, url: str, backfill: str, as_of: date) -> SyncReport:
-    cutoff = environment.events_cutoff(backfill, as_of)
-    with warehouse.connect(db) as conn:
-        if dest == "iterable":
-            client = IterableClient(DEMO_ITERABLE_KEY, IterableSettings(base_url=url))
-            sender = IterableSender(client)
-        else:
-            client = BrazeClient(DEMO_BRAZE_KEY, BrazeSettings(rest_endpoint=url))
-            sender = BrazeSender(client)
-        with client:
-            return run_sync(
-                conn, CODECS[dest], sender, run_id=str(uuid.uuid4()), events_cutoff=cutoff,
-                backfill_start=backfill, dry_run=False,
-            )  # fmt: skip
+    """What the sync job's two ops do, in one call."""
+    res = resource(dest, url)
+    settings = SyncSettings(as_of=as_of, events_backfill_start=backfill)
+    with warehouse.connect(db) as conn, res.sender() as sender:
+        report = begin_run(conn, res.codec(), str(uuid.uuid4()), settings)
+        return deliver(conn, res.codec(), sender, report)
 
 
 def diff_median(db: str, dest: str, backfill: str, as_of: date, runs: int) -> tuple[float, dict]:
@@ -65,11 +59,8 @@ def diff_median(db: str, dest: str, backfill: str, as_of: date, runs: int) -> tu
     times, plan = [], {}
     for _ in range(runs):
         with warehouse.connect(db) as conn:
-            report = begin_run(
-                conn, CODECS[dest], run_id=str(uuid.uuid4()),
-                events_cutoff=environment.events_cutoff(backfill, as_of),
-                backfill_start=backfill, dry_run=True,
-            )  # fmt: skip
+            settings = SyncSettings(as_of=as_of, events_backfill_start=backfill, dry_run=True)
+            report = begin_run(conn, resource(dest).codec(), str(uuid.uuid4()), settings)
             conn.execute(
                 "update sync.runs set status = 'dry_run', folded = true where run_id = ?",
                 [report.run_id],

@@ -39,7 +39,7 @@ def sender(url: str, worker: int, threads: int, seconds: float, health: bool, ou
     """One process: ``threads`` sessions; puts the acknowledged review ids on ``out``."""
     import threading
 
-    from okendo_pipeline.lib.okendo.signatures import secret_key, sign
+    from okendo_pipeline.lib.okendo.sources.signatures import secret_key, sign
 
     key = secret_key(SECRET)
     acked: list[str] = []

@@ -27,6 +27,17 @@ def conn(warehouse_path: str) -> Iterator[duckdb.DuckDBPyConnection]:
         yield connection
 
 
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    """Settings are read once per process; tests change the environment, so each starts with
+    them unread."""
+    from okendo_pipeline import settings
+
+    settings.load.cache_clear()
+    yield
+    settings.load.cache_clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest() -> None:
     """Parse the dbt project once per session so definitions load with a current manifest."""
@@ -38,8 +49,8 @@ def dbt_manifest() -> None:
 @pytest.fixture
 def iterable_fake() -> Iterator[tuple[object, str]]:
     """A FakeIterable with its documented limits on, served on a loopback port: (app, url)."""
-    from okendo_pipeline.lib.fakes.iterable import FakeIterable
-    from okendo_pipeline.lib.fakes.server import FakeServer
+    from okendo_fakes.iterable import FakeIterable
+    from okendo_fakes.server import FakeServer
 
     app = FakeIterable()
     with FakeServer(app) as server:
@@ -49,8 +60,8 @@ def iterable_fake() -> Iterator[tuple[object, str]]:
 @pytest.fixture
 def braze_fake() -> Iterator[tuple[object, str]]:
     """A FakeBraze with its documented limits on, served on a loopback port: (app, url)."""
-    from okendo_pipeline.lib.fakes.braze import FakeBraze
-    from okendo_pipeline.lib.fakes.server import FakeServer
+    from okendo_fakes.braze import FakeBraze
+    from okendo_fakes.server import FakeServer
 
     app = FakeBraze()
     with FakeServer(app) as server:
@@ -65,7 +76,7 @@ def base(tmp_path_factory) -> tuple[Path, Path]:
     """A generated landing folder and the warehouse built from it, once per module."""
     from datetime import date
 
-    from okendo_pipeline.lib.okendo.generator import generate
+    from okendo_pipeline.lib.okendo.generator.generate import generate
     from okendo_pipeline_tests.runs import run_refresh
     from okendo_pipeline_tests.syncing import AS_OF
 
@@ -90,9 +101,9 @@ def built(base, tmp_path) -> tuple[Path, str]:
 @pytest.fixture
 def fakes():
     """Both fakes, recording request bodies: {"iterable": (app, url), "braze": (app, url)}."""
-    from okendo_pipeline.lib.fakes.braze import FakeBraze
-    from okendo_pipeline.lib.fakes.iterable import FakeIterable
-    from okendo_pipeline.lib.fakes.server import FakeServer
+    from okendo_fakes.braze import FakeBraze
+    from okendo_fakes.iterable import FakeIterable
+    from okendo_fakes.server import FakeServer
 
     iterable, braze = FakeIterable(record_bodies=True), FakeBraze(record_bodies=True)
     with FakeServer(iterable) as si, FakeServer(braze) as sb:

@@ -6,5 +6,5 @@ from okendo_pipeline_tests.syncing import sync
 
 if __name__ == "__main__":
     database, destination, url, batch_size = sys.argv[1:5]
-    settings = {"batch_size": int(batch_size)} if destination == "iterable" else {}
-    sync(database, destination, url, **settings)
+    resource = {"batch_size": int(batch_size)} if destination == "iterable" else {}
+    sync(database, destination, url, **resource)

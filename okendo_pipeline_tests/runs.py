@@ -17,8 +17,11 @@ def run_refresh(
         mp.setenv("OKENDO_DUCKDB_PATH", str(database))
         if as_of:
             mp.setenv("OKENDO_AS_OF", as_of)
+        from okendo_pipeline import settings
         from okendo_pipeline.definitions import defs
 
+        settings.load.cache_clear()
         job = defs().resolve_job_def("okendo_refresh")
+        settings.load.cache_clear()
         with dg.instance_for_test() as instance:
             return job.execute_in_process(instance=instance, raise_on_error=False)

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from okendo_pipeline.lib.okendo.contract.rules import ENVELOPE_VERSION
+
 TS = "2025-03-01T10:15:30.123Z"
 
 VALID: dict[str, dict[str, Any]] = {
@@ -170,7 +172,7 @@ def envelope(
         "resourceType": resource_type,
         "topic": topic,
         "sequenceNumber": seq if isinstance(seq, str) else f"{seq:06d}",
-        "version": "2025-02-01",
+        "version": ENVELOPE_VERSION,
         "resource": res if res is not None else resource(resource_type, **changes),
     }
 

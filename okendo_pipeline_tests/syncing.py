@@ -1,41 +1,21 @@
-"""Helpers for the sync tests: a built warehouse, clients on the fakes, one sync run."""
+"""Helpers for the sync tests: one sync run exactly as production runs it, and SQL helpers."""
 
-import uuid
-from contextlib import contextmanager
-from datetime import date
 from typing import Any
 
+import dagster as dg
 import duckdb
+import pytest
 
-from okendo_pipeline.lib import warehouse
-from okendo_pipeline.lib.braze.client import BrazeClient, BrazeSettings
-from okendo_pipeline.lib.http import RetryPolicy
-from okendo_pipeline.lib.iterable.client import IterableClient, IterableSettings
-from okendo_pipeline.lib.sync.codecs import braze_codec, iterable_codec
-from okendo_pipeline.lib.sync.engine import BrazeSender, IterableSender, SyncReport, run_sync
-from okendo_pipeline.utils import environment
+from okendo_pipeline import settings
+from okendo_pipeline.lib.sync.report import SyncReport
+from okendo_pipeline.pipeline import config_of
 
 AS_OF = "2026-11-01"
-FAST = RetryPolicy(max_attempts=4, max_rate_limited=30, base_delay=0.01, max_delay=0.1)
 ITERABLE_KEY, BRAZE_KEY = "iterable-test-key", "braze-test-key"
-
-
-@contextmanager
-def sender(dest: str, url: str, **settings: Any):
-    if dest == "iterable":
-        with IterableClient(
-            ITERABLE_KEY, IterableSettings(base_url=url, retry=FAST, **settings)
-        ) as client:
-            yield IterableSender(client)
-    else:
-        with BrazeClient(
-            BRAZE_KEY, BrazeSettings(rest_endpoint=url, retry=FAST, **settings)
-        ) as client:
-            yield BrazeSender(client)
-
-
-def codec(dest: str, identity: str = "email"):
-    return iterable_codec(identity) if dest == "iterable" else braze_codec(identity)
+KEYS = {"iterable": ("ITERABLE_API_KEY", ITERABLE_KEY), "braze": ("BRAZE_API_KEY", BRAZE_KEY)}
+URLS = {"iterable": "ITERABLE_BASE_URL", "braze": "BRAZE_REST_ENDPOINT"}
+# The HTTP layer's retries, fast: the fakes answer at once.
+FAST = {"max_attempts": 4, "max_rate_limited": 30, "retry_base_delay": 0.01, "retry_max_delay": 0.1}
 
 
 def sync(
@@ -46,22 +26,44 @@ def sync(
     dry_run: bool = False,
     backfill: str = "all",
     max_attempts: int = 10,
-    **settings: Any,
-) -> SyncReport:
-    """One sync run of ``dest`` against the fake at ``url`` (None: dry run without a client)."""
-    cutoff = environment.events_cutoff(backfill, date.fromisoformat(AS_OF))
-    with warehouse.connect(database) as conn:
-        kwargs = dict(
-            run_id=str(uuid.uuid4()),
-            events_cutoff=cutoff,
-            backfill_start=backfill,
-            dry_run=dry_run,
-            max_attempts=max_attempts,
-        )
-        if url is None:
-            return run_sync(conn, codec(dest), None, **kwargs)
-        with sender(dest, url, **settings) as s:
-            return run_sync(conn, codec(dest), s, **kwargs)
+    **resource: Any,
+) -> SyncReport | None:
+    """One run of the ``<dest>_sync`` job, as the sensor launches it: the settings come from the
+    environment (the key, the URL, ``OKENDO_SYNC_MAX_ATTEMPTS``...), the definitions load from
+    them, and the job runs its two ops in process. ``url`` None: no key, a dry run. ``resource``
+    sets fields of the destination's resource (``batch_size``, ``concurrency``...) through the
+    run config. Returns the report the deliver op produced (None when the run failed)."""
+    key_variable, key = KEYS[dest]
+    env = {
+        "OKENDO_DUCKDB_PATH": database,
+        "OKENDO_AS_OF": AS_OF,
+        "OKENDO_EVENTS_BACKFILL_START": backfill,
+        "OKENDO_SYNC_MAX_ATTEMPTS": str(max_attempts),
+    }
+    if url is not None:
+        env |= {key_variable: key, URLS[dest]: url}
+    with pytest.MonkeyPatch.context() as mp:
+        for name in (*URLS.values(), *(k for k, _ in KEYS.values()), "OKENDO_DRY_RUN"):
+            mp.delenv(name, raising=False)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        settings.load.cache_clear()
+        from okendo_pipeline.definitions import defs
+
+        definitions = defs()
+        job = definitions.resolve_job_def(f"{dest}_sync")
+        run_config = {
+            "ops": {f"{dest}_plan": {"config": {"dry_run": dry_run}}},
+            "resources": {dest: config_of(definitions.resources[dest], **FAST, **resource)},
+        }
+        # The key is an EnvVar, resolved when the run starts: still inside the environment.
+        with dg.instance_for_test() as instance:
+            result = job.execute_in_process(
+                run_config=run_config, instance=instance, raise_on_error=False
+            )
+            report = result.output_for_node(f"{dest}_deliver") if result.success else None
+    settings.load.cache_clear()
+    return report
 
 
 def scalar(database: str, sql: str, params: list | None = None) -> Any:

@@ -4,11 +4,11 @@ from datetime import datetime
 
 import pytest
 
-from okendo_pipeline.lib.braze import payloads
-from okendo_pipeline.lib.braze.client import BrazeClient, BrazeSettings, normalise_endpoint
+from okendo_fakes.braze import FakeBraze
+from okendo_fakes.server import FakeServer, Fault
+from okendo_pipeline.defs.braze import payloads
+from okendo_pipeline.defs.braze.client import BrazeClient, BrazeSettings, normalise_endpoint
 from okendo_pipeline.lib.destinations import Item
-from okendo_pipeline.lib.fakes.braze import FakeBraze
-from okendo_pipeline.lib.fakes.server import FakeServer, Fault
 from okendo_pipeline.lib.http import AuthError, RetryPolicy
 
 FAST = RetryPolicy(max_attempts=4, max_rate_limited=20, base_delay=0.01, max_delay=0.2)

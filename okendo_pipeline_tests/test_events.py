@@ -7,7 +7,8 @@ from pathlib import Path
 
 import duckdb
 
-from okendo_pipeline.lib.okendo.generator import generate
+from okendo_pipeline.lib.catalogue import event_names
+from okendo_pipeline.lib.okendo.generator.generate import generate
 from okendo_pipeline_tests.runs import run_refresh
 from okendo_pipeline_tests.samples import envelope, write_landing
 
@@ -30,6 +31,7 @@ def test_rebuilds_on_another_warehouse_give_the_same_events(tmp_path: Path) -> N
     second = build(landing, tmp_path / "b.duckdb")
     assert first == second
     names = {r[1] for r in first}
+    assert names <= event_names()
     assert len(names) >= 16  # a 400-customer sample exercises nearly every event type
     assert all(len(r[0].encode()) <= 512 for r in first)
 

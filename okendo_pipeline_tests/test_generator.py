@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from okendo_pipeline.lib.okendo.generator import generate
-from okendo_pipeline.lib.okendo.ingest import load_landing
-from okendo_pipeline.lib.okendo.models import RESOURCE_TYPES
+from okendo_pipeline.lib.okendo.contract.models import RESOURCE_TYPES
+from okendo_pipeline.lib.okendo.generator.generate import generate
+from okendo_pipeline.lib.okendo.loader import load_landing
 
 AS_OF = date(2026, 6, 1)
 

@@ -15,6 +15,7 @@ import duckdb
 import pytest
 import yaml
 
+from okendo_pipeline.lib.catalogue import event_names, event_types
 from okendo_pipeline_tests.runs import run_refresh
 from okendo_pipeline_tests.samples import order_resource, write_landing
 from okendo_pipeline_tests.samples import raw_envelope as env
@@ -793,6 +794,18 @@ def described_columns(conn: duckdb.DuckDBPyConnection) -> list[str]:
 
 def test_exactly_the_expected_events(events) -> None:
     assert sorted(events["events"]) == sorted(e[0] for e in EXPECTED)
+
+
+def test_the_hand_computed_events_cover_the_catalogue() -> None:
+    """Every event type of the catalogue (the dbt seed) has a hand-computed case, and every
+    case carries exactly the catalogue's properties for its name and variant."""
+    types = {(t.name, t.variant): set(t.properties) for t in event_types()}
+    covered = set()
+    for _, name, _, _, props in EXPECTED:
+        variant = props.get("customer_role") if (name, None) not in types else None
+        assert set(props) == types[(name, variant)], (name, variant)
+        covered.add((name, variant))
+    assert covered == set(types) and len(event_names()) == 18
 
 
 def test_every_analyst_facing_column_is_described(events) -> None:

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from okendo_pipeline.lib.fakes.braze import FakeBraze
-from okendo_pipeline.lib.fakes.server import FakeServer, Fault, Response
+from okendo_fakes.braze import FakeBraze
+from okendo_fakes.server import FakeServer, Fault, Response
 from okendo_pipeline.lib.http import (
     AuthError,
     BadRequestError,

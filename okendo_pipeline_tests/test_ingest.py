@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from okendo_pipeline.lib.okendo.ingest import ensure_schema, load_landing
+from okendo_pipeline.lib.okendo.loader import ensure_schema, load_landing
 from okendo_pipeline_tests.samples import envelope, resource, write_landing
 
 

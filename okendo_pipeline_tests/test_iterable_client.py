@@ -4,13 +4,13 @@ import json
 
 import pytest
 
+from okendo_fakes.iterable import FakeIterable
+from okendo_fakes.server import FakeServer, Fault
+from okendo_pipeline.defs.iterable import payloads
+from okendo_pipeline.defs.iterable.client import IterableClient, IterableSettings
+from okendo_pipeline.defs.iterable.limits import BULK_UPDATE_PATH, TRACK_BULK_PATH
 from okendo_pipeline.lib.destinations import Item
-from okendo_pipeline.lib.fakes.iterable import FakeIterable
-from okendo_pipeline.lib.fakes.server import FakeServer, Fault
 from okendo_pipeline.lib.http import AuthError, RetryPolicy
-from okendo_pipeline.lib.iterable import payloads
-from okendo_pipeline.lib.iterable.client import IterableClient, IterableSettings
-from okendo_pipeline.lib.iterable.models import BULK_UPDATE_PATH, TRACK_BULK_PATH
 
 FAST = RetryPolicy(max_attempts=4, max_rate_limited=20, base_delay=0.01, max_delay=0.2)
 KEY = "iterable-test-key"

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from okendo_pipeline.lib.okendo.models import Order, Review
-from okendo_pipeline.lib.okendo.validation import check_line
+from okendo_pipeline.lib.okendo.contract.models import Order, Review
+from okendo_pipeline.lib.okendo.contract.validation import check_line
 from okendo_pipeline_tests.samples import VALID, envelope, resource
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from okendo_pipeline.lib.fakes.okendo import FakeOkendo
-from okendo_pipeline.lib.fakes.server import FakeServer, Fault
+from okendo_fakes.okendo import FakeOkendo
+from okendo_fakes.server import FakeServer, Fault
 from okendo_pipeline.lib.http import AuthError, RetryPolicy, ServerError
-from okendo_pipeline.lib.okendo.api import OkendoApiClient, StateFile, extract_reviews
-from okendo_pipeline.lib.okendo.ingest import load_landing
+from okendo_pipeline.lib.okendo.loader import load_landing
+from okendo_pipeline.lib.okendo.sources.api import OkendoApiClient, StateFile, extract_reviews
 from okendo_pipeline_tests.samples import resource
 
 FAST = RetryPolicy(max_attempts=3, max_rate_limited=30, base_delay=0.01, max_delay=0.05)

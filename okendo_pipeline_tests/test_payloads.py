@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from okendo_pipeline.lib.braze import payloads as braze
-from okendo_pipeline.lib.contract import PROFILE_FIELDS
+from okendo_pipeline.defs.braze import payloads as braze
+from okendo_pipeline.defs.iterable import payloads as iterable
+from okendo_pipeline.lib.catalogue import PROFILE_FIELDS
 from okendo_pipeline.lib.dbt_project import DBT_PROJECT_DIR
-from okendo_pipeline.lib.iterable import payloads as iterable
 
 CONTRACT_ITERABLE_NAMES = {
     "Okendo Given Name", "Okendo Family Name", "Okendo Number of Reviews",

@@ -2,8 +2,8 @@
 
 import json
 
-from okendo_pipeline.lib.fakes.iterable import FakeIterable
-from okendo_pipeline.lib.fakes.server import FakeServer, Fault
+from okendo_fakes.iterable import FakeIterable
+from okendo_fakes.server import FakeServer, Fault
 from okendo_pipeline.lib.status import render_status
 from okendo_pipeline_tests.runs import run_refresh
 from okendo_pipeline_tests.samples import write_landing

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from okendo_pipeline.lib.fakes.server import Fault
+from okendo_fakes.server import Fault
 from okendo_pipeline_tests.syncing import mart_counts, rows, scalar, sync
 
 

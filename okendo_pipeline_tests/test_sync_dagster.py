@@ -23,8 +23,10 @@ def env(monkeypatch, built, fakes):
 
 
 def definitions():
+    from okendo_pipeline import settings
     from okendo_pipeline.definitions import defs
 
+    settings.load.cache_clear()  # the test may have changed the environment since
     return defs()
 
 

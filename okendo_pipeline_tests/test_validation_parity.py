@@ -8,9 +8,9 @@ from pathlib import Path
 
 import duckdb
 
-from okendo_pipeline.lib.okendo.generator import generate
-from okendo_pipeline.lib.okendo.ingest import load_landing
-from okendo_pipeline.lib.okendo.validation import check_line
+from okendo_pipeline.lib.okendo.contract.validation import check_line
+from okendo_pipeline.lib.okendo.generator.generate import generate
+from okendo_pipeline.lib.okendo.loader import load_landing
 from okendo_pipeline_tests.samples import VALID, envelope, write_landing
 
 ODD_VALUES = [

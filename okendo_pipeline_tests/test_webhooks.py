@@ -17,9 +17,9 @@ import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
 
-from okendo_pipeline.lib.okendo.ingest import load_landing
-from okendo_pipeline.lib.okendo.signatures import secret_key, sign
-from okendo_pipeline.lib.okendo.webhooks import WebhookReceiver, make_server
+from okendo_pipeline.lib.okendo.loader import load_landing
+from okendo_pipeline.lib.okendo.sources.signatures import secret_key, sign
+from okendo_pipeline.lib.okendo.sources.webhooks import WebhookReceiver, make_server
 from okendo_pipeline_tests.postgres import free_port
 from okendo_pipeline_tests.samples import envelope
 

@@ -1,10 +1,10 @@
 {#- Casting helpers for Okendo's JSON fields: staging models only rename and cast. -#}
 
 {%- macro okendo_timestamp(json_path) -%}
-{#- A zoned ISO 8601 timestamp as a UTC timestamp; anything else is absent (CONTRACT 7). -#}
+{#- A zoned ISO 8601 timestamp as a UTC timestamp; anything else is absent (specification,
+    "Fine print: input"). The pattern is the project var the ingestion rules read too. -#}
 case
-    when regexp_full_match(resource ->> '{{ json_path }}',
-        '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:?[0-9]{2})')
+    when regexp_full_match(resource ->> '{{ json_path }}', '{{ var("timestamp_pattern") }}')
     then timezone('UTC', try_cast(resource ->> '{{ json_path }}' as timestamptz))
 end
 {%- endmacro -%}

@@ -6,10 +6,9 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import duckdb
-
-from okendo_pipeline.utils.environment import ensure_parent
 
 # DuckDB's own default is 80% of RAM; a bound keeps room for Python's batch buffers and for
 # analysts' read-only sessions on the same machine. Above it DuckDB spills to disk.
@@ -46,7 +45,7 @@ def connect(
     DuckDB allows one writing process per file, so callers keep connections short and the
     Dagster jobs that write run their steps in one process (see definitions.py).
     """
-    ensure_parent(database)
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
     conn = open_when_free(database)
     try:
         conn.execute("set enable_progress_bar = false")

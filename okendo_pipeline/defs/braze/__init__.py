@@ -1,1 +1,1 @@
-"""Braze destination: client resource and sync definitions."""
+"""Braze: settings, limits, payloads, client, codec, sender, resource and sync."""

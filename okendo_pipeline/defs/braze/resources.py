@@ -1,18 +1,25 @@
-"""The Braze client as a Dagster resource; the key only ever arrives as ``dg.EnvVar``."""
+"""The Braze client as a Dagster resource, built from Braze's settings."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import ClassVar
 
 import dagster as dg
 
-from okendo_pipeline.defs.common.destination import DestinationResource
-from okendo_pipeline.lib.braze.client import BrazeClient, BrazeSettings
-from okendo_pipeline.lib.braze.models import MAX_OBJECTS
-from okendo_pipeline.utils import environment
+from okendo_pipeline.defs.braze.client import BrazeClient, BrazeSettings
+from okendo_pipeline.defs.braze.codec import codec
+from okendo_pipeline.defs.braze.config import BrazeConfig
+from okendo_pipeline.defs.braze.limits import MAX_OBJECTS
+from okendo_pipeline.defs.braze.sender import BrazeSender
+from okendo_pipeline.defs.sync.resource import DestinationResource
+from okendo_pipeline.lib.sync.codec import Codec
 
 
 class BrazeResource(DestinationResource):
-    """A Braze workspace (CONTRACT section 4-5). No key = the destination is off."""
+    """A Braze workspace. No key = the destination is off."""
+
+    title: ClassVar[str] = "Braze"
+    key_variable: ClassVar[str] = "BRAZE_API_KEY"
 
     rest_endpoint: str = ""
     external_id: str = "email"
@@ -34,16 +41,19 @@ class BrazeResource(DestinationResource):
         with BrazeClient(self.api_key or "", self.settings()) as client:
             yield client
 
+    def codec(self) -> Codec:
+        return codec(self.external_id)
 
-def braze_resource() -> BrazeResource:
-    """Built from the environment: the key as ``EnvVar`` only when it is set."""
+    @contextmanager
+    def sender(self) -> Iterator[BrazeSender]:
+        with self.client() as client:
+            yield BrazeSender(client)
+
+
+def resource(config: BrazeConfig) -> BrazeResource:
+    """The key as ``EnvVar`` only when it is set: the resource is then on."""
     return BrazeResource(
-        api_key=dg.EnvVar("BRAZE_API_KEY") if environment.secret_is_set("BRAZE_API_KEY") else None,
-        rest_endpoint=environment.braze_rest_endpoint(),
-        external_id=environment.braze_external_id(),
+        api_key=dg.EnvVar("BRAZE_API_KEY") if config.enabled else None,
+        rest_endpoint=config.rest_endpoint,
+        external_id=config.external_id,
     )
-
-
-@dg.definitions
-def defs() -> dg.Definitions:
-    return dg.Definitions(resources={"braze": braze_resource()})

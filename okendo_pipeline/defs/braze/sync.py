@@ -1,21 +1,12 @@
-"""Braze's sync job, sensor and destination asset."""
+"""Braze's sync: its resource, destination asset, job and sensor."""
 
 import dagster as dg
 
-from okendo_pipeline.defs.sync.factory import DestinationSpec, build
-from okendo_pipeline.lib.sync.codecs import braze_codec
-from okendo_pipeline.lib.sync.engine import BrazeSender
-
-BRAZE = DestinationSpec(
-    name="braze",
-    title="Braze",
-    key_variable="BRAZE_API_KEY",
-    codec=lambda r: braze_codec(r.external_id),
-    sender=BrazeSender,
-    uses_attributes=True,
-)
+from okendo_pipeline import settings
+from okendo_pipeline.defs.braze.resources import resource
+from okendo_pipeline.defs.sync.factory import build
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build(BRAZE)
+    return build("braze", resource(settings.load().braze), uses_attributes=True)

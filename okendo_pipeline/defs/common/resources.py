@@ -1,17 +1,25 @@
-"""Resources shared by every system: the DuckDB warehouse."""
+"""Resources shared by every system: the warehouse, the landing folder, the run's settings.
+
+All three are built from the pipeline's settings object when the definitions load; the command
+line's flags (``--database``, ``--landing``, ``--as-of``) override their fields for one run
+through the run config, so no code writes the environment.
+"""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import duckdb
 
+from okendo_pipeline import settings
 from okendo_pipeline.lib import warehouse
-from okendo_pipeline.utils import environment
+from okendo_pipeline.lib.sync.settings import SyncSettings
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB file analysts query and every step writes (``OKENDO_DUCKDB_PATH``)."""
+    """The DuckDB file analysts query and every step writes (``OKENDO_DUCKDB_PATH``), as an
+    absolute path: dbt, which runs in its project folder, must open the same file."""
 
     database: str
     memory_limit: str = warehouse.DEFAULT_MEMORY_LIMIT
@@ -31,11 +39,51 @@ class LandingResource(dg.ConfigurableResource):
     path: str
 
 
+class RunSettingsResource(dg.ConfigurableResource):
+    """What a run computes as of, and how it syncs: ``as_of`` (ISO date; unset = today in UTC
+    when the run starts), the points expiry, and the sync's backfill, attempts and log days."""
+
+    as_of: str | None = None
+    points_expiry_months: int = 12
+    events_backfill_start: str = "30d"
+    sync_max_attempts: int = 10
+    sync_log_days: int = 30
+
+    def reference_date(self) -> date:
+        return date.fromisoformat(self.as_of) if self.as_of else datetime.now(UTC).date()
+
+    def dbt_vars(self, database: str) -> dict[str, object]:
+        """dbt's vars for a build: the warehouse (dbt's profile reads it), the reference date
+        (so builds can be replayed) and the points expiry."""
+        return {
+            "duckdb_path": database,
+            "as_of": self.reference_date().isoformat(),
+            "points_expiry_months": self.points_expiry_months,
+        }
+
+    def sync_settings(self, *, dry_run: bool) -> SyncSettings:
+        return SyncSettings(
+            as_of=self.reference_date(),
+            events_backfill_start=self.events_backfill_start,
+            max_attempts=self.sync_max_attempts,
+            log_days=self.sync_log_days,
+            dry_run=dry_run,
+        )
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
+    s = settings.load()
     return dg.Definitions(
         resources={
-            "warehouse": WarehouseResource(database=environment.duckdb_path()),
-            "landing": LandingResource(path=environment.landing_dir()),
+            "warehouse": WarehouseResource(database=str(s.duckdb_path)),
+            "landing": LandingResource(path=str(s.landing_dir)),
+            "run_settings": RunSettingsResource(
+                as_of=s.as_of.isoformat() if s.as_of else None,
+                points_expiry_months=s.points_expiry_months,
+                events_backfill_start=s.events_backfill_start,
+                sync_max_attempts=s.sync_max_attempts,
+                sync_log_days=s.sync_log_days,
+            ),
         }
     )

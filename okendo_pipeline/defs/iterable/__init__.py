@@ -1,1 +1,1 @@
-"""Iterable destination: client resource and sync definitions."""
+"""Iterable: settings, limits, payloads, client, codec, sender, resource and sync."""

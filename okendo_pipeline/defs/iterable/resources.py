@@ -1,18 +1,25 @@
-"""The Iterable client as a Dagster resource; the key only ever arrives as ``dg.EnvVar``."""
+"""The Iterable client as a Dagster resource, built from Iterable's settings."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import ClassVar
 
 import dagster as dg
 
-from okendo_pipeline.defs.common.destination import DestinationResource
-from okendo_pipeline.lib.iterable.client import IterableClient, IterableSettings
-from okendo_pipeline.lib.iterable.models import DEFAULT_BATCH_SIZE, US_BASE_URL
-from okendo_pipeline.utils import environment
+from okendo_pipeline.defs.iterable.client import IterableClient, IterableSettings
+from okendo_pipeline.defs.iterable.codec import codec
+from okendo_pipeline.defs.iterable.config import IterableConfig
+from okendo_pipeline.defs.iterable.limits import DEFAULT_BATCH_SIZE, US_BASE_URL
+from okendo_pipeline.defs.iterable.sender import IterableSender
+from okendo_pipeline.defs.sync.resource import DestinationResource
+from okendo_pipeline.lib.sync.codec import Codec
 
 
 class IterableResource(DestinationResource):
-    """An Iterable project (CONTRACT section 4-5). No key = the destination is off."""
+    """An Iterable project. No key = the destination is off."""
+
+    title: ClassVar[str] = "Iterable"
+    key_variable: ClassVar[str] = "ITERABLE_API_KEY"
 
     base_url: str = US_BASE_URL
     identifier: str = "email"
@@ -31,18 +38,19 @@ class IterableResource(DestinationResource):
         with IterableClient(self.api_key or "", self.settings()) as client:
             yield client
 
+    def codec(self) -> Codec:
+        return codec(self.identifier)
 
-def iterable_resource() -> IterableResource:
-    """Built from the environment: the key as ``EnvVar`` only when it is set."""
+    @contextmanager
+    def sender(self) -> Iterator[IterableSender]:
+        with self.client() as client:
+            yield IterableSender(client)
+
+
+def resource(config: IterableConfig) -> IterableResource:
+    """The key as ``EnvVar`` only when it is set: the resource is then on."""
     return IterableResource(
-        api_key=dg.EnvVar("ITERABLE_API_KEY")
-        if environment.secret_is_set("ITERABLE_API_KEY")
-        else None,
-        base_url=environment.iterable_base_url(),
-        identifier=environment.iterable_identifier(),
+        api_key=dg.EnvVar("ITERABLE_API_KEY") if config.enabled else None,
+        base_url=config.base_url,
+        identifier=config.identifier,
     )
-
-
-@dg.definitions
-def defs() -> dg.Definitions:
-    return dg.Definitions(resources={"iterable": iterable_resource()})

@@ -1,21 +1,12 @@
-"""Iterable's sync job, sensor and destination asset."""
+"""Iterable's sync: its resource, destination asset, job and sensor."""
 
 import dagster as dg
 
-from okendo_pipeline.defs.sync.factory import DestinationSpec, build
-from okendo_pipeline.lib.sync.codecs import iterable_codec
-from okendo_pipeline.lib.sync.engine import IterableSender
-
-ITERABLE = DestinationSpec(
-    name="iterable",
-    title="Iterable",
-    key_variable="ITERABLE_API_KEY",
-    codec=lambda r: iterable_codec(r.identifier),
-    sender=IterableSender,
-    uses_attributes=False,
-)
+from okendo_pipeline import settings
+from okendo_pipeline.defs.iterable.resources import resource
+from okendo_pipeline.defs.sync.factory import build
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build(ITERABLE)
+    return build("iterable", resource(settings.load().iterable), uses_attributes=False)

@@ -5,8 +5,8 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from okendo_pipeline.lib.okendo.api import BASE_URL, OkendoApiClient
-from okendo_pipeline.utils import environment
+from okendo_pipeline import settings
+from okendo_pipeline.lib.okendo.sources.api import BASE_URL, OkendoApiClient
 
 
 class OkendoApiResource(dg.ConfigurableResource):
@@ -29,16 +29,15 @@ class OkendoApiResource(dg.ConfigurableResource):
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    on = environment.secret_is_set("OKENDO_API_USER") and environment.secret_is_set(
-        "OKENDO_API_KEY"
-    )
+    s = settings.load()
+    on = s.okendo_api_enabled
     return dg.Definitions(
         resources={
             "okendo_api": OkendoApiResource(
                 user=dg.EnvVar("OKENDO_API_USER") if on else None,
                 key=dg.EnvVar("OKENDO_API_KEY") if on else None,
-                base_url=environment.okendo_api_base_url(),
-                overlap_days=environment.okendo_api_overlap_days(),
+                base_url=s.api_base_url,
+                overlap_days=s.api_overlap_days,
             )
         }
     )

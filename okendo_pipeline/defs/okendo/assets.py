@@ -6,7 +6,7 @@ import dagster as dg
 
 from okendo_pipeline.defs.common.resources import LandingResource, WarehouseResource
 from okendo_pipeline.defs.okendo.extract import API_REVIEWS
-from okendo_pipeline.lib.okendo import ingest
+from okendo_pipeline.lib.okendo import loader
 
 RAW_GROUP = "okendo_raw"
 ENVELOPES = dg.AssetKey(["raw", "envelopes"])
@@ -59,7 +59,7 @@ def okendo_raw(
 ):
     """Load landing files not loaded before; loading the same files again changes nothing."""
     with warehouse.connect() as conn:
-        report = ingest.load_landing(conn, Path(landing.path))
+        report = loader.load_landing(conn, Path(landing.path))
         totals = conn.execute(
             "select (select count(*) from raw.envelopes), "
             "(select count(*) from raw.rejected_records)"

@@ -7,7 +7,7 @@ import dagster as dg
 
 from okendo_pipeline.defs.common.resources import LandingResource
 from okendo_pipeline.defs.okendo.api_resources import OkendoApiResource
-from okendo_pipeline.lib.okendo.api import extract_reviews
+from okendo_pipeline.lib.okendo.sources.api import extract_reviews
 
 API_REVIEWS = dg.AssetKey(["landing", "okendo_api_reviews"])
 

@@ -1,26 +1,28 @@
-"""Builds one destination's sync: an external asset, a two-op job, and the sensor that runs it.
+"""Builds one destination's sync: its resource, an external asset, a two-op job, a sensor.
 
 Lineage in the UI runs raw files -> dbt marts -> ``destination/<name>``. The job plans (the diff,
 committed as the run's intent) then delivers (send, journal, fold); the sensor launches it when
 the marts have been rebuilt by a finished run, with a run_key made of the marts'
-materialization ids, so one rebuild never launches two syncs.
+materialization ids, so one rebuild never launches two syncs. Nothing here names a vendor: the
+destination's resource provides its codec and sender.
 """
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 
-from okendo_pipeline.lib.sync.codecs import Codec
-from okendo_pipeline.lib.sync.engine import Sender, SyncReport, begin_run, deliver
-from okendo_pipeline.utils import environment
+from okendo_pipeline import settings
+from okendo_pipeline.defs.common.resources import RunSettingsResource, WarehouseResource
+from okendo_pipeline.defs.sync.resource import DestinationResource
+from okendo_pipeline.lib.sync.report import SyncReport
+from okendo_pipeline.lib.sync.run import begin_run, deliver
 
 MARTS = (dg.AssetKey(["marts", "customer_profiles"]), dg.AssetKey(["marts", "customer_events"]))
 ATTRIBUTES_MART = dg.AssetKey(["marts", "customer_profile_attributes"])
 # Run-queue tags (deploy/dagster.yaml limits them): one warehouse writer, one sync per destination.
 WAREHOUSE_TAG = {"okendo/warehouse": "write"}
+DESTINATION_TAG = "okendo/destination"
 
 
 class SyncConfig(dg.Config):
@@ -29,129 +31,137 @@ class SyncConfig(dg.Config):
     dry_run: bool = False
 
 
-@dataclass(frozen=True)
-class DestinationSpec:
-    name: str  # "iterable" | "braze"
-    title: str
-    key_variable: str  # the API key's environment variable (its presence only is checked)
-    codec: Callable[[Any], Codec]  # resource -> codec
-    sender: Callable[[Any], Sender]  # the destination's client -> the engine's Sender
-    uses_attributes: bool
+def asset_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["destination", name])
 
-    @property
-    def asset_key(self) -> dg.AssetKey:
-        return dg.AssetKey(["destination", self.name])
 
-    @property
-    def job_name(self) -> str:
-        return f"{self.name}_sync"
+def job_name(name: str) -> str:
+    return f"{name}_sync"
 
 
 def metadata(report: SyncReport) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        k: v for k, v in report.as_metadata().items() if v is not None and k != "rejections"
-    }
+    meta: dict[str, Any] = dict(report.as_metadata())
     if report.rejections:
-        meta["rejections"] = dg.MetadataValue.json(report.rejections)
+        meta["rejections"] = dg.MetadataValue.json(dict(report.rejections))
     if report.samples:
         meta["sample_payloads"] = dg.MetadataValue.json(report.samples)
     return meta
 
 
-def build(spec: DestinationSpec) -> dg.Definitions:
-    deps = [*MARTS, ATTRIBUTES_MART] if spec.uses_attributes else list(MARTS)
+def plan_step(
+    resource: DestinationResource,
+    warehouse: WarehouseResource,
+    run_settings: RunSettingsResource,
+    run_id: str,
+    dry_run: bool,
+) -> SyncReport:
+    """The plan op's work: fold any interrupted run, diff, commit the plan."""
+    if not resource.enabled and not dry_run:
+        raise dg.Failure(
+            description=f"{resource.title} is off: set {resource.key_variable} (or run a dry run)"
+        )
+    with warehouse.connect() as conn:
+        return begin_run(
+            conn, resource.codec(), run_id, run_settings.sync_settings(dry_run=dry_run)
+        )
+
+
+def deliver_step(
+    resource: DestinationResource, warehouse: WarehouseResource, report: SyncReport
+) -> SyncReport:
+    """The deliver op's work: send (or store, in a dry run), journal, fold."""
+    codec = resource.codec()
+    with warehouse.connect() as conn:
+        if report.dry_run and not resource.enabled:
+            return deliver(conn, codec, None, report)
+        with resource.sender() as sender:
+            return deliver(conn, codec, sender, report)
+
+
+def build(name: str, resource: DestinationResource, *, uses_attributes: bool) -> dg.Definitions:
+    """Everything one destination contributes, from its resource."""
+    title, key = resource.title, asset_key(name)
+    deps = [*MARTS, ATTRIBUTES_MART] if uses_attributes else list(MARTS)
     asset = dg.AssetSpec(
-        spec.asset_key,
+        key,
         deps=deps,
-        kinds={spec.name},
+        kinds={name},
         group_name="destinations",
-        description=f"Okendo profiles and events as acknowledged by {spec.title}; "
-        f"materialized by the {spec.job_name} job.",
+        description=f"Okendo profiles and events as acknowledged by {title}; "
+        f"materialized by the {job_name(name)} job.",
     )
 
     @dg.op(
-        name=f"{spec.name}_plan",
-        required_resource_keys={"warehouse", spec.name},
+        name=f"{name}_plan",
+        required_resource_keys={"warehouse", "run_settings", name},
         description="Fold any interrupted run, then diff the marts against what "
-        f"{spec.title} acknowledged; the plan is committed before anything is sent.",
+        f"{title} acknowledged; the plan is committed before anything is sent.",
     )
     def plan_op(context: dg.OpExecutionContext, config: SyncConfig) -> SyncReport:
-        resource = getattr(context.resources, spec.name)
-        if not resource.enabled and not config.dry_run:
-            raise dg.Failure(
-                description=f"{spec.title} is off: set {spec.key_variable} (or run a dry run)"
-            )
-        start = environment.events_backfill_start()
-        with context.resources.warehouse.connect() as conn:
-            report = begin_run(
-                conn,
-                spec.codec(resource),
-                run_id=context.run_id,
-                events_cutoff=environment.events_cutoff(start, environment.as_of_date()),
-                backfill_start=start,
-                dry_run=config.dry_run,
-                max_attempts=environment.sync_max_attempts(),
-                log_days=environment.sync_log_days(),
-            )
+        report = plan_step(
+            getattr(context.resources, name),
+            context.resources.warehouse,
+            context.resources.run_settings,
+            context.run_id,
+            config.dry_run,
+        )
         context.add_output_metadata(
-            {f"plan_{k}": v for k, v in metadata(report).items() if k.startswith("plan_")}
-            | {"diff_seconds": report.diff_seconds}
+            {k: v for k, v in report.as_metadata().items() if k.startswith("plan_")}
+            | {"diff_seconds": round(report.diff_seconds, 2)}
         )
         return report
 
     @dg.op(
-        name=f"{spec.name}_deliver",
-        required_resource_keys={"warehouse", spec.name},
-        description=f"Send the plan to {spec.title} in paced batches, journal every outcome, "
+        name=f"{name}_deliver",
+        required_resource_keys={"warehouse", name},
+        description=f"Send the plan to {title} in paced batches, journal every outcome, "
         "fold it into the acknowledged state.",
     )
-    def deliver_op(context: dg.OpExecutionContext, report: SyncReport) -> None:
-        resource = getattr(context.resources, spec.name)
-        codec = spec.codec(resource)
-        with context.resources.warehouse.connect() as conn:
-            if report.dry_run and not resource.enabled:
-                report = deliver(conn, codec, None, report)
-            else:
-                with resource.client() as client:
-                    report = deliver(conn, codec, spec.sender(client), report)
+    def deliver_op(context: dg.OpExecutionContext, report: SyncReport) -> SyncReport:
+        report = deliver_step(getattr(context.resources, name), context.resources.warehouse, report)
         meta = metadata(report)
         if report.dry_run:
-            context.log_event(dg.AssetObservation(asset_key=spec.asset_key, metadata=meta))
-            context.log.info(f"{spec.title} dry run: {report.plan}")
-            return
+            context.log_event(dg.AssetObservation(asset_key=key, metadata=meta))
+            return report
         if report.status != "succeeded":
             raise dg.Failure(description=report.error or "sync failed", metadata=meta)
-        context.log_event(dg.AssetMaterialization(asset_key=spec.asset_key, metadata=meta))
+        context.log_event(dg.AssetMaterialization(asset_key=key, metadata=meta))
+        return report
 
     @dg.job(
-        name=spec.job_name,
-        tags={**WAREHOUSE_TAG, "okendo/destination": spec.name},
+        name=job_name(name),
+        tags={**WAREHOUSE_TAG, DESTINATION_TAG: name},
         executor_def=dg.in_process_executor,
-        description=f"Sync changed profiles and undelivered events to {spec.title}.",
+        description=f"Sync changed profiles and undelivered events to {title}.",
     )
     def sync_job() -> None:
         deliver_op(plan_op())
 
     @dg.sensor(
-        name=f"{spec.name}_after_marts",
+        name=f"{name}_after_marts",
         job=sync_job,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Launch {spec.job_name} when the marts have been rebuilt.",
+        description=f"Launch {job_name(name)} when the marts have been rebuilt.",
     )
     def sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        return evaluate_sensor(context, spec)
+        return evaluate_sensor(context, name, resource, dry_run=settings.load().dry_run)
 
-    return dg.Definitions(assets=[asset], jobs=[sync_job], sensors=[sensor])
+    return dg.Definitions(
+        assets=[asset], jobs=[sync_job], sensors=[sensor], resources={name: resource}
+    )
 
 
 def evaluate_sensor(
-    context: dg.SensorEvaluationContext, spec: DestinationSpec
+    context: dg.SensorEvaluationContext,
+    name: str,
+    resource: DestinationResource,
+    *,
+    dry_run: bool,
 ) -> dg.SensorResult | dg.SkipReason:
     """Deterministic run_key from the marts' materialization ids; skip reasons say what was seen."""
-    dry_run = environment.dry_run()
-    if not environment.secret_is_set(spec.key_variable) and not dry_run:
-        return dg.SkipReason(f"{spec.title} is off: {spec.key_variable} is not set")
+    if not resource.enabled and not dry_run:
+        return dg.SkipReason(f"{resource.title} is off: {resource.key_variable} is not set")
     latest = {}
     for key in MARTS:
         records = context.instance.fetch_materializations(key, limit=1).records
@@ -171,12 +181,12 @@ def evaluate_sensor(
             return dg.SkipReason(
                 f"{key.to_user_string()} is being rebuilt by run {run_id}; waiting for it to finish"
             )
-    run_key = f"{spec.name}:" + ":".join(str(v) for v in ids.values())
+    run_key = f"{name}:" + ":".join(str(v) for v in ids.values())
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
                 run_key=run_key,
-                run_config={"ops": {f"{spec.name}_plan": {"config": {"dry_run": dry_run}}}},
+                run_config={"ops": {f"{name}_plan": {"config": {"dry_run": dry_run}}}},
                 tags={"okendo/marts": json.dumps(ids)},
             )
         ],

@@ -11,8 +11,8 @@ from datetime import datetime
 
 import duckdb
 
-from okendo_pipeline.lib.contract import PROFILE_FIELDS
-from okendo_pipeline.lib.sync.codecs import Codec
+from okendo_pipeline.lib.catalogue import PROFILE_FIELDS
+from okendo_pipeline.lib.sync.codec import Codec
 
 COLUMNS = [f.column for f in PROFILE_FIELDS]
 ATTRIBUTES = "profile_attributes"

@@ -1,0 +1,24 @@
+-- Every event carries exactly the properties the event catalogue (seed event_catalogue) lists
+-- for its name, and for "Opted In to Okendo Referrals" its variant, told apart by customer_role
+-- (a missing source value is a JSON null, never an absent key). Returns the events that differ.
+-- It checks customer_events (the seed is its reference): an asset check of that mart.
+{{ config(meta={'dagster': {'ref': {'name': 'customer_events'}}}) }}
+
+with catalogue as (
+    select
+        event_name,
+        variant,
+        list_sort(coalesce(string_split(nullif(properties, ''), ' '), []::varchar[]))
+            as property_keys
+    from {{ ref('event_catalogue') }}
+)
+
+select events.event_id, events.event_name, json_keys(events.properties) as got
+from {{ ref('customer_events') }} as events
+where not exists (
+    select 1
+    from catalogue
+    where catalogue.event_name = events.event_name
+      and (catalogue.variant is null or catalogue.variant = events.properties ->> 'customer_role')
+      and catalogue.property_keys = list_sort(json_keys(events.properties))
+)

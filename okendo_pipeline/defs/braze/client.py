@@ -1,0 +1,159 @@
+"""Braze client: profiles and events through ``/users/track``.
+
+Braze answers 201 even when some objects failed, listing each by array and index, so outcomes map
+back by position. Attributes and events go in separate requests: a batch is then exactly one
+kind of row, and the window in which a crash can duplicate Braze events is one events batch.
+"""
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import ValidationError
+
+from okendo_pipeline.defs.braze.limits import (
+    MAX_BODY_BYTES,
+    MAX_OBJECTS,
+    RATE_LIMIT_PER_SECOND,
+    TRACK_PATH,
+)
+from okendo_pipeline.defs.braze.models import ExternalIdSetting, TrackResponse
+from okendo_pipeline.lib.destinations import (
+    Batch,
+    BatchResult,
+    Item,
+    ItemOutcome,
+    SendSettings,
+    batches,
+    failed_batch,
+    send_all,
+)
+from okendo_pipeline.lib.http import (
+    AuthError,
+    DestinationError,
+    HttpClient,
+    TokenBucket,
+)
+
+log = logging.getLogger(__name__)
+
+Array = Literal["attributes", "events"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BrazeSettings(SendSettings):
+    """Everything but the key. ``rest_endpoint`` is the workspace's cluster, e.g.
+    ``https://rest.iad-01.braze.com``."""
+
+    rest_endpoint: str
+    external_id: ExternalIdSetting = "email"
+    max_objects: int = MAX_OBJECTS
+    max_body_bytes: int = MAX_BODY_BYTES
+    concurrency: int = 4
+
+
+def normalise_endpoint(endpoint: str) -> str:
+    """Accept ``rest.iad-01.braze.com`` as well as the full URL."""
+    endpoint = endpoint.strip().rstrip("/")
+    return endpoint if "://" in endpoint else f"https://{endpoint}"
+
+
+def outcomes_from_track(
+    items: list[Item], array: Array, status: int, response: TrackResponse
+) -> list[ItemOutcome]:
+    """One outcome per item: objects named in ``errors[]`` (this array, by index) are rejected
+    with Braze's reason (the same object would fail again); the rest were accepted. A 201 whose
+    message is not "success" is a failed request (all rows retried); 202 "queued" means received.
+    """
+    if status != 202 and response.message != "success":
+        reason = f"braze {TRACK_PATH}: {response.message or 'no message'}"
+        return [ItemOutcome(i.key, "retry", reason) for i in items]
+    rejected: dict[int, str] = {}
+    for err in response.errors:
+        if err.input_array == array and err.index is not None and 0 <= err.index < len(items):
+            rejected.setdefault(err.index, err.type)
+        else:
+            log.warning("braze error not tied to a row of this batch: %s", err.model_dump())
+    return [
+        ItemOutcome(item.key, "rejected", rejected[n])
+        if n in rejected
+        else ItemOutcome(item.key, "accepted")
+        for n, item in enumerate(items)
+    ]
+
+
+class BrazeClient:
+    """Sends profiles and events to one Braze workspace. Use as a context manager."""
+
+    def __init__(self, api_key: str, settings: BrazeSettings) -> None:
+        if not api_key:
+            raise AuthError("Braze: no API key (set BRAZE_API_KEY)")
+        if not settings.rest_endpoint:
+            raise ValueError("Braze: no REST endpoint (set BRAZE_REST_ENDPOINT)")
+        self.settings = s = settings
+        self.http = HttpClient(
+            destination="braze",
+            base_url=normalise_endpoint(s.rest_endpoint),
+            secret_headers={"Authorization": f"Bearer {api_key}"},
+            timeouts=s.timeouts,
+            retry=s.retry,
+            auth_statuses=frozenset({401, 403, 404}),
+            pool_size=max(s.concurrency, 1),
+        )
+        self.pacer = TokenBucket(
+            RATE_LIMIT_PER_SECOND * s.rate_fraction if s.rate_fraction else None
+        )
+
+    def __enter__(self) -> "BrazeClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+
+    def batches(self, array: Array, items: Iterable[Item]) -> Iterator[Batch]:
+        opening = f'{{"{array}":['.encode()
+        return batches(
+            items,
+            max_count=self.settings.max_objects,
+            max_bytes=self.settings.max_body_bytes,
+            overhead=len(opening) + 2,
+        )
+
+    def send_batch(self, array: Array, batch: Batch) -> BatchResult:
+        body = f'{{"{array}":['.encode() + b",".join(batch.encoded) + b"]}"
+        try:
+            resp = self.http.post(TRACK_PATH, body, pacer=self.pacer)
+        except AuthError:
+            raise
+        except DestinationError as exc:
+            return failed_batch(batch, exc)
+        try:
+            parsed = TrackResponse.model_validate(resp.json() or {})
+        except (ValidationError, ValueError) as exc:
+            return failed_batch(batch, f"braze {TRACK_PATH}: unreadable body ({exc})", 1)
+        outcomes = outcomes_from_track(batch.items, array, resp.status, parsed)
+        duplicates = 0
+        if array == "events" and resp.ambiguous_retries:
+            # An earlier attempt may have been applied: Braze keeps every copy it receives.
+            duplicates = sum(1 for o in outcomes if o.status == "accepted")
+        return BatchResult(
+            outcomes=outcomes,
+            requests=resp.attempts,
+            possible_duplicates=duplicates,
+            elapsed=resp.elapsed,
+        )
+
+    def track_attributes(self, items: Iterable[Item]) -> Iterator[tuple[Batch, BatchResult]]:
+        """Profile attributes; yields each batch with its per-row outcomes."""
+        return send_all(
+            self.batches("attributes", items),
+            lambda b: self.send_batch("attributes", b),
+            concurrency=self.settings.concurrency,
+        )
+
+    def track_events(self, items: Iterable[Item]) -> Iterator[tuple[Batch, BatchResult]]:
+        """Events, one batch in flight at a time: a crash can duplicate at most one batch."""
+        return send_all(
+            self.batches("events", items), lambda b: self.send_batch("events", b), concurrency=1
+        )

@@ -1,0 +1,14 @@
+"""Braze's documented endpoint and limits for ``/users/track``.
+
+The fakes the tests run against state the same figures on their own; a test checks the client
+never asks more than the fake allows.
+"""
+
+TRACK_PATH = "/users/track"
+# 3,000 requests per 3 seconds per workspace since 2024-10-28.
+RATE_LIMIT_PER_SECOND = 1000.0
+# "Up to 75 total objects combined across attributes, events and purchases": valid under every
+# account policy (legacy accounts allow 75 per array, MAU contracts 50 combined: a setting).
+MAX_OBJECTS = 75
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_STRING_LENGTH = 255

@@ -1,1 +1,0 @@
-"""Braze: payloads, response models and the /users/track client."""

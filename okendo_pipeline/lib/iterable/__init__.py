@@ -1,1 +1,0 @@
-"""Iterable: payloads, response models and the bulk client."""

@@ -1,0 +1,1 @@
+"""The deterministic sample generator: SQL writes realistic landing folders."""

@@ -1,0 +1,498 @@
+"""Load a landing folder of envelope files into DuckDB (CONTRACT sections 1, 6 and 7).
+
+Set-based: Python only finds files and splits their bytes into lines (in C); DuckDB parses,
+validates (SQL compiled from the pydantic models), dedupes and derives the current state. Files
+go in batches of bounded size, each batch in one transaction together with its manifest rows, so
+a crash leaves every file either fully loaded and recorded or not loaded at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import logging
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from okendo_pipeline.lib.okendo.contract import validation
+
+log = logging.getLogger(__name__)
+
+LANDING_SUFFIXES = (".jsonl", ".jsonl.gz")
+DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
+NOT_UTF8 = "line is not valid UTF-8"
+
+SCHEMA_SQL = """
+create schema if not exists raw;
+create table if not exists raw.loaded_files (
+    file varchar not null,          -- path below the landing folder: <resource_type>/<name>
+    content_hash varchar not null,  -- sha256 of the file's bytes
+    size_bytes bigint not null,
+    mtime_ns bigint not null,
+    lines bigint not null,
+    envelopes_new bigint not null,
+    envelopes_duplicate bigint not null,
+    rejected bigint not null,
+    load_id varchar not null,
+    loaded_at timestamptz not null
+);
+create table if not exists raw.envelopes (
+    resource_type varchar not null,
+    resource_id varchar not null,
+    sequence_number hugeint not null,
+    topic varchar not null,
+    version varchar,
+    customer_key varchar,           -- lower(trim(email)) of the keying email; null for tiers
+    resource json,
+    file varchar not null,
+    line bigint not null,
+    load_id varchar not null,
+    loaded_at timestamptz not null
+);
+create table if not exists raw.current_resources as
+    select * from raw.envelopes with no data;
+-- Resources whose current state must be recomputed; written with each batch, emptied once the
+-- current state is refreshed, so a crash in between is repaired by the next load.
+create table if not exists raw.pending_current (
+    resource_type varchar not null,
+    resource_id varchar not null
+);
+create table if not exists raw.rejected_records (
+    resource_type varchar not null, -- the folder the line was found in
+    file varchar not null,
+    line bigint not null,
+    reason varchar not null,
+    raw varchar,
+    load_id varchar not null,
+    loaded_at timestamptz not null
+);
+create table if not exists raw.loads (
+    load_id varchar not null,
+    started_at timestamptz not null,
+    finished_at timestamptz not null,
+    landing_dir varchar not null,
+    files_seen bigint not null,
+    files_loaded bigint not null,
+    files_skipped bigint not null,
+    lines bigint not null,
+    envelopes_new bigint not null,
+    envelopes_duplicate bigint not null,
+    rejected bigint not null,
+    current_resources bigint not null
+);
+"""
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """One file found directly inside ``<landing>/<folder>/``."""
+
+    path: Path
+    rel: str
+    folder: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class LoadReport:
+    """What one load did; the ingestion asset reports it as run metadata."""
+
+    load_id: str
+    files_seen: int = 0
+    files_loaded: int = 0
+    files_skipped: int = 0
+    files_changed: list[str] = field(default_factory=list)
+    lines: int = 0
+    envelopes_new: int = 0
+    envelopes_duplicate: int = 0
+    rejected: int = 0
+    current_resources: int = 0
+    rejected_by_type: dict[str, int] = field(default_factory=dict)
+    new_by_type: dict[str, int] = field(default_factory=dict)
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(SCHEMA_SQL)
+
+
+def discover(landing: Path) -> list[LandingFile]:
+    """Envelope files directly inside each ``<landing>/<folder>/``, in a stable order.
+
+    Files with other endings (``.tmp`` while a writer is still at work, notes) and hidden files
+    are not envelope files and are left alone.
+    """
+    if not landing.is_dir():
+        raise FileNotFoundError(f"landing folder {landing} does not exist")
+    found = []
+    for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
+        if folder.name.startswith("."):
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            if not path.name.endswith(LANDING_SUFFIXES):
+                continue
+            stat = path.stat()
+            found.append(
+                LandingFile(
+                    path, f"{folder.name}/{path.name}", folder.name, stat.st_size, stat.st_mtime_ns
+                )
+            )
+    return found
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(8 * 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_bytes(path: Path) -> bytes:
+    if path.name.endswith(".gz"):
+        with gzip.open(path, "rb") as fh:
+            return fh.read()
+    return path.read_bytes()
+
+
+def read_lines(path: Path) -> tuple[list[str], np.ndarray]:
+    """The file's lines and a per-line flag for invalid UTF-8 (kept, with replacement chars)."""
+    data = _read_bytes(path)
+    try:
+        lines = data.decode("utf-8").split("\n")
+        bad = np.zeros(len(lines), dtype=bool)
+    except UnicodeDecodeError:
+        # Rare path: decode line by line so one bad line does not cost the file.
+        raw_lines = data.split(b"\n")
+        lines, flags = [], []
+        for raw in raw_lines:
+            try:
+                lines.append(raw.decode("utf-8"))
+                flags.append(False)
+            except UnicodeDecodeError:
+                lines.append(raw.decode("utf-8", errors="replace"))
+                flags.append(True)
+        bad = np.array(flags, dtype=bool)
+    return lines, bad
+
+
+def _batches(files: list[LandingFile], batch_bytes: int) -> Iterator[list[LandingFile]]:
+    batch: list[LandingFile] = []
+    size = 0
+    for f in files:
+        if batch and size + f.size > batch_bytes:
+            yield batch
+            batch, size = [], 0
+        batch.append(f)
+        size += f.size
+    if batch:
+        yield batch
+
+
+def _prefetched(
+    batches: Iterator[list[LandingFile]],
+) -> Iterator[tuple[list[LandingFile], tuple[pd.DataFrame, list[tuple[LandingFile, str]]]]]:
+    """Read the next batch's files in a thread while DuckDB works on the current one.
+
+    DuckDB releases the GIL while it executes, so file reading and line splitting overlap with
+    parsing; at most two batches are in memory.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for batch in batches:
+            future = pool.submit(_frame, batch)
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = (batch, future)
+        if pending is not None:
+            yield pending[0], pending[1].result()
+
+
+def _frame(batch: list[LandingFile]) -> tuple[pd.DataFrame, list[tuple[LandingFile, str]]]:
+    """One frame of all lines of a batch; files that cannot be read become one rejected line."""
+    frames = []
+    unreadable = []
+    for f in batch:
+        try:
+            lines, bad = read_lines(f.path)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            unreadable.append((f, f"file could not be read: {exc}"))
+            continue
+        n = len(lines)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "file": pd.Series([f.rel] * n, dtype=object),
+                    "folder": pd.Series([f.folder] * n, dtype=object),
+                    "line_no": np.arange(1, n + 1, dtype=np.int64),
+                    "line": pd.Series(lines, dtype=object),
+                    "bad_utf8": bad,
+                }
+            )
+        )
+    if not frames:
+        frames.append(
+            pd.DataFrame(
+                {
+                    "file": pd.Series([], dtype=object),
+                    "folder": pd.Series([], dtype=object),
+                    "line_no": np.array([], dtype=np.int64),
+                    "line": pd.Series([], dtype=object),
+                    "bad_utf8": np.array([], dtype=bool),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True), unreadable
+
+
+@functools.cache
+def _parse_sql() -> str:
+    """The batch parse statement; built once per process (it is compiled from the models)."""
+    return f"""
+    create or replace temp table batch_parsed as
+    with decoded as (
+        select file, folder, line_no, line, bad_utf8,
+            case when json_valid(line)
+                then json_transform(line, '{validation.ENVELOPE_STRUCT}') end as env
+        from (
+            -- CRLF endings lose their CR; blank lines are not records. (trim() with a set of
+            -- characters is slow on millions of rows, so the common case is tested first.)
+            select file, folder, line_no,
+                case when suffix(line, chr(13)) then line[:-2] else line end as line, bad_utf8
+            from batch_lines
+            where line <> ''
+              and (length(line) > 16 or trim(line, ' ' || chr(9) || chr(13)) <> '')
+        )
+    ),
+    parsed as ({validation.parsed_sql("decoded")})
+    select
+        file, folder, line_no, line,
+        case when bad_utf8 then '{NOT_UTF8}' else reason end as reason,
+        (env.resourceType ->> '$') as resource_type,
+        resource_id,
+        (env.topic ->> '$') as topic,
+        (env.sequenceNumber ->> '$') as sequence_text,
+        (env.version ->> '$') as version,
+        customer_key,
+        env.resource as resource_json
+    from parsed
+    """
+
+
+def _process_batch(
+    conn: duckdb.DuckDBPyConnection, lines: pd.DataFrame, load_id: str, loaded_at: datetime
+) -> None:
+    conn.register("batch_lines", lines)
+    conn.execute(_parse_sql())
+    conn.unregister("batch_lines")
+    # A bad line counts once per file it appears in (CONTRACT section 7).
+    conn.execute(
+        """
+        insert into raw.rejected_records
+        select folder, file, min(line_no), reason, line, ?, ?
+        from batch_parsed where reason is not null
+        group by folder, file, line, reason
+        """,
+        [load_id, loaded_at],
+    )
+    # The same (resource type, id, sequence number) is one envelope: first seen wins. The join
+    # against the history builds on the (small) batch side, so a batch costs one scan of keys.
+    conn.execute(
+        """
+        create or replace temp table batch_accepted as
+        select resource_type, resource_id, sequence_text::hugeint as sequence_number, topic,
+               version, customer_key, resource_json as resource, file, line_no as line
+        from batch_parsed where reason is null
+        qualify row_number() over (
+            partition by resource_type, resource_id, sequence_text::hugeint order by file, line_no
+        ) = 1;
+        create or replace temp table batch_new as
+        select * from batch_accepted b
+        anti join (
+            select b.resource_type, b.resource_id, b.sequence_number
+            from raw.envelopes e
+            join batch_accepted b
+              on e.resource_type = b.resource_type and e.resource_id = b.resource_id
+             and e.sequence_number = b.sequence_number
+        ) x using (resource_type, resource_id, sequence_number);
+        """
+    )
+    conn.execute(
+        """
+        insert into raw.envelopes
+        select resource_type, resource_id, sequence_number, topic, version, customer_key,
+               resource, file, line, ?, ?
+        from batch_new
+        """,
+        [load_id, loaded_at],
+    )
+    conn.execute(
+        "insert into raw.pending_current select distinct resource_type, resource_id from batch_new"
+    )
+
+
+def refresh_current(conn: duckdb.DuckDBPyConnection) -> None:
+    """Recompute the current state of pending resources: highest sequence number, deletes applied.
+
+    One pass per load: the winning sequence number per key is found on the keys alone, then the
+    winning rows are joined back, so payloads are never sorted.
+    """
+    conn.execute("begin transaction")
+    try:
+        conn.execute(
+            """
+            create or replace temp table touched as
+            select distinct resource_type, resource_id from raw.pending_current;
+            create or replace temp table winners as
+            select e.resource_type, e.resource_id, max(e.sequence_number) as sequence_number
+            from raw.envelopes e semi join touched t
+              on e.resource_type = t.resource_type and e.resource_id = t.resource_id
+            group by all;
+            delete from raw.current_resources c using touched t
+            where c.resource_type = t.resource_type and c.resource_id = t.resource_id;
+            insert into raw.current_resources
+            select e.* from raw.envelopes e semi join winners w
+              on e.resource_type = w.resource_type and e.resource_id = w.resource_id
+             and e.sequence_number = w.sequence_number
+            where e.topic <> 'delete';
+            delete from raw.pending_current;
+            """
+        )
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+
+
+def load_landing(
+    conn: duckdb.DuckDBPyConnection,
+    landing: Path,
+    *,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+) -> LoadReport:
+    """Load every landing file not loaded before; loading again changes nothing."""
+    ensure_schema(conn)
+    started = datetime.now(UTC)
+    report = LoadReport(load_id=uuid.uuid4().hex)
+    files = discover(landing)
+    report.files_seen = len(files)
+    known = conn.execute(
+        "select file, content_hash, size_bytes, mtime_ns from raw.loaded_files"
+    ).fetchall()
+    known_stat = {(f, s, m) for f, _, s, m in known}
+    known_hash = {(f, h) for f, h, _, _ in known}
+    known_files = {f for f, _, _, _ in known}
+    todo: list[tuple[LandingFile, str]] = []
+    for f in files:
+        if (f.rel, f.size, f.mtime_ns) in known_stat:
+            continue
+        digest = file_hash(f.path)
+        if (f.rel, digest) in known_hash:
+            continue
+        if f.rel in known_files:
+            # Files are meant to be immutable; a changed one is loaded again (dedupe keeps the
+            # envelopes it shares with its old self) and named in the report.
+            log.warning("landing file %s changed after it was loaded; loading it again", f.rel)
+            report.files_changed.append(f.rel)
+        todo.append((f, digest))
+    report.files_skipped = len(files) - len(todo)
+    digests = {f.rel: d for f, d in todo}
+
+    for batch, (lines, unreadable) in _prefetched(_batches([f for f, _ in todo], batch_bytes)):
+        loaded_at = datetime.now(UTC)
+        conn.execute("begin transaction")
+        try:
+            _process_batch(conn, lines, report.load_id, loaded_at)
+            for f, reason in unreadable:
+                conn.execute(
+                    "insert into raw.rejected_records values (?, ?, 0, ?, NULL, ?, ?)",
+                    [f.folder, f.rel, reason, report.load_id, loaded_at],
+                )
+            per_file = _per_file_counts(conn, batch, {f.rel for f, _ in unreadable})
+            conn.executemany(
+                "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [
+                        f.rel,
+                        digests[f.rel],
+                        f.size,
+                        f.mtime_ns,
+                        *per_file[f.rel],
+                        report.load_id,
+                        loaded_at,
+                    ]
+                    for f in batch
+                ],
+            )
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+        for f in batch:
+            n_lines, n_new, n_dup, n_rej = per_file[f.rel]
+            report.lines += n_lines
+            report.envelopes_new += n_new
+            report.envelopes_duplicate += n_dup
+            report.rejected += n_rej
+            report.rejected_by_type[f.folder] = report.rejected_by_type.get(f.folder, 0) + n_rej
+            report.new_by_type[f.folder] = report.new_by_type.get(f.folder, 0) + n_new
+        report.files_loaded += len(batch)
+        log.info("loaded %d files (%d lines so far)", len(batch), report.lines)
+
+    refresh_current(conn)
+    report.current_resources = conn.execute(
+        "select count(*) from raw.current_resources"
+    ).fetchone()[0]
+    conn.execute(
+        "insert into raw.loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            report.load_id,
+            started,
+            datetime.now(UTC),
+            str(landing),
+            report.files_seen,
+            report.files_loaded,
+            report.files_skipped,
+            report.lines,
+            report.envelopes_new,
+            report.envelopes_duplicate,
+            report.rejected,
+            report.current_resources,
+        ],
+    )
+    return report
+
+
+def _per_file_counts(
+    conn: duckdb.DuckDBPyConnection, batch: list[LandingFile], unreadable: set[str]
+) -> dict[str, tuple[int, int, int, int]]:
+    """(lines, new envelopes, duplicate envelopes, rejected) per file of the current batch."""
+    rows = conn.execute(
+        """
+        with parsed as (
+            select file, count(*) as lines, count(*) filter (where reason is null) as accepted
+            from batch_parsed group by file
+        ),
+        new as (select file, count(*) as n from batch_new group by file),
+        rejected as (
+            select file, count(*) as n from (
+                select distinct file, line, reason from batch_parsed where reason is not null
+            ) group by file
+        )
+        select p.file, p.lines, coalesce(n.n, 0), p.accepted - coalesce(n.n, 0), coalesce(r.n, 0)
+        from parsed p left join new n using (file) left join rejected r using (file)
+        """
+    ).fetchall()
+    counts = {f: (lines, new, dup, rej) for f, lines, new, dup, rej in rows}
+    return {f.rel: counts.get(f.rel, (0, 0, 0, int(f.rel in unreadable))) for f in batch}
