@@ -1,4 +1,4 @@
-"""A fake Okendo Enterprise API (okendo-data.md 5.1): ``GET /reviews`` with HTTP Basic auth,
+"""A fake Okendo Enterprise API: ``GET /reviews`` as Okendo documents it, with HTTP Basic auth,
 ``limit`` 1-100, ``orderBy`` date asc/desc, ``status`` (default approved), ``lastEvaluated``
 cursor pages with a relative ``nextUrl``, and 2 requests per second (429 beyond)."""
 

@@ -132,11 +132,12 @@ def refresh_summary(result: dg.ExecuteInProcessResult, instance: dg.DagsterInsta
     """One line per step of the refresh: what it did, in counts, and how long it took."""
     seconds = _step_seconds(instance, result.run_id)
     values: dict[str, dict[str, Any]] = defaultdict(dict)
-    built: dict[str, int] = defaultdict(int)
+    built: dict[str, int] = defaultdict(int)  # dbt nodes by resource type: model, seed
     for event in result.get_asset_materialization_events():
         mat = event.materialization
-        built[event.step_key or ""] += 1
-        values[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items()}
+        meta = {k: v.value for k, v in mat.metadata.items()}
+        values[mat.asset_key.to_user_string()] = meta
+        built[str(meta.get("unique_id", "")).split(".")[0]] += 1
     checks: dict[str, dict[bool, int]] = defaultdict(lambda: {True: 0, False: 0})
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
@@ -161,9 +162,11 @@ def refresh_summary(result: dg.ExecuteInProcessResult, instance: dg.DagsterInsta
     dbt_step = "okendo_dbt_models"
     if dbt_step in seconds:
         passed, failed = checks[dbt_step][True], checks[dbt_step][False]
+        n = built["seed"]
+        seeds = f", {n:,} seed{'s' if n != 1 else ''} loaded" if n else ""
         lines.append(
-            f"models: {built[dbt_step]:,} built, {passed:,} tests passed, {failed:,} failed; "
-            f"{seconds[dbt_step]:.1f}s"
+            f"models: {built['model']:,} built{seeds}, {passed:,} tests passed, {failed:,} "
+            f"failed; {seconds[dbt_step]:.1f}s"
         )
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error

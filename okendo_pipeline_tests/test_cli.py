@@ -51,7 +51,7 @@ def test_generate_run_status(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     # One line per step, then the final status; dbt's per-node lines only with --verbose.
     assert run.stdout.splitlines()[-1] == "succeeded"
-    assert "new envelopes" in run.stdout and "models: 24 built" in run.stdout
+    assert "new envelopes" in run.stdout and "models: 24 built, 1 seed loaded" in run.stdout
     assert "stg_okendo__reviews" not in run.stdout and "Execution Duration" not in run.stdout
     conn = duckdb.connect(str(database), read_only=True)
     envelopes = conn.execute("select count(*) from raw.envelopes").fetchone()[0]

@@ -1,6 +1,7 @@
 """Golden test for the event stream: hand-written landing data, every expected event by hand.
 
-Each expected event below was derived from CONTRACT sections 3 and 7 by hand; comments say how.
+Each expected event below was worked out by hand from the specification ("Events", "Fine print:
+events"); comments say how.
 Compared field by field: event_id, name, recipient, occurred_at and the parsed properties.
 """
 

@@ -1,7 +1,8 @@
 """Golden test: hand-written landing data, hand-computed profiles, compared field by field.
 
-Every expected value below was worked out by hand from CONTRACT sections 2 and 7; the comments
-say how. The pipeline runs as the nightly job does (ingestion, then dbt build) with as_of fixed.
+Every expected value below was worked out by hand from the specification ("Profiles", "Fine
+print: profiles"); the comments say how. The pipeline runs as the nightly job does (ingestion,
+then dbt build) with as_of fixed.
 """
 
 from __future__ import annotations

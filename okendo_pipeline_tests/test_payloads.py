@@ -1,4 +1,5 @@
-"""Payload builders: mart values to each destination's exact names and formats (CONTRACT 2-4)."""
+"""Payload builders: mart values to each destination's exact names and formats (specification,
+"Profiles" and "Destinations")."""
 
 from datetime import date, datetime
 from decimal import Decimal
@@ -10,7 +11,7 @@ from okendo_pipeline.defs.iterable import payloads as iterable
 from okendo_pipeline.lib.catalogue import PROFILE_FIELDS
 from okendo_pipeline.lib.dbt_project import DBT_PROJECT_DIR
 
-CONTRACT_ITERABLE_NAMES = {
+SPEC_ITERABLE_NAMES = {
     "Okendo Given Name", "Okendo Family Name", "Okendo Number of Reviews",
     "Okendo Average Review Rating", "Okendo Latest Review Rating",
     "Okendo Latest Review Sentiment", "Okendo Average Review Sentiment",
@@ -25,7 +26,7 @@ CONTRACT_ITERABLE_NAMES = {
 
 
 def test_profile_fields_are_the_contracts_22():
-    assert {f.iterable_name for f in PROFILE_FIELDS} == CONTRACT_ITERABLE_NAMES
+    assert {f.iterable_name for f in PROFILE_FIELDS} == SPEC_ITERABLE_NAMES
     # Braze keys are the snake_case of the Iterable names.
     for f in PROFILE_FIELDS:
         assert f.column == f.iterable_name.lower().replace(" ", "_")

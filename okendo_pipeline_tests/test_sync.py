@@ -250,3 +250,25 @@ def test_dry_run_stores_what_would_be_sent_and_sends_nothing(built, fakes):
         assert scalar(db, f"select count(*) from sync.{table}") == 0
     real = sync(db, "iterable", iurl)
     assert real.plan.first_sync and real.profiles_accepted == profiles
+
+
+def test_the_max_attempts_setting_reaches_the_fold_of_the_sync_job(built):
+    """``OKENDO_SYNC_MAX_ATTEMPTS``, read by the definitions, decides when the job's fold gives
+    a row up (the deliver step once ignored it and folded with a default of 10)."""
+    _, db = built
+    [(email, n)] = rows(
+        db,
+        "select email, count(*) from marts.customer_events group by email "
+        "order by count(*) desc, email limit 1",
+    )
+    app = NotYetIterable(missing={email})
+    with FakeServer(app) as server:
+        report = sync(db, "iterable", server.url, max_attempts=1)
+    assert report.events_failed == n
+    [(status, count, reason)] = rows(
+        db,
+        "select status, count(*), any_value(reason) from sync.event_ledger "
+        "where status <> 'sent' group by status",
+    )
+    assert (status, count) == ("rejected", n)
+    assert reason.startswith("gave up after 1 failed runs: user not found in Iterable")

@@ -55,12 +55,12 @@ case when strlen({{ raw }}) <= 512 then {{ raw }} else 'sha256:' || sha256({{ ra
 {%- endmacro -%}
 
 {%- macro okendo_iso_second(ts) -%}
-{#- A timestamp passed through as a property: UTC, to the second (CONTRACT section 7). -#}
+{#- A timestamp passed through as a property: UTC, to the second (specification, "Fine print: events"). -#}
 strftime({{ ts }}, '%Y-%m-%dT%H:%M:%SZ')
 {%- endmacro -%}
 
 {%- macro okendo_snake_case(text) -%}
-{#- CONTRACT section 7: camelCase split, every run of other characters becomes `_`, lower case
+{#- Specification, "Fine print: profiles": camelCase split, every run of other characters becomes `_`, lower case
     ("Skin Type" and "skinType" both give skin_type). -#}
 lower(regexp_replace(
     regexp_replace({{ text }}, '([a-z0-9])([A-Z])', '\1_\2', 'g'),
@@ -69,7 +69,7 @@ lower(regexp_replace(
 {%- endmacro -%}
 
 {%- macro okendo_first_nps(answers) -%}
-{#- A survey response's NPS score: its first answer of type nps (CONTRACT section 7). -#}
+{#- A survey response's NPS score: its first answer of type nps (specification, "Fine print: events"). -#}
 try_cast(
     list_filter(json_extract({{ answers }}, '$[*]'), lambda a: (a ->> '$.questionType') = 'nps')[1]
         ->> '$.value' as integer

@@ -1,4 +1,4 @@
--- Every customer_key that keys a current resource (CONTRACT section 7, Profiles): referral
+-- Every customer_key that keys a current resource (specification, "Fine print: profiles"): referral
 -- recipients and customers known only from loyalty transactions or orders included.
 with keys as (
     select customer_key from {{ ref('stg_okendo__customers') }}

@@ -1,4 +1,4 @@
--- Loyalty events (CONTRACT section 3 and 7): enrolment, points awarded (with the running
+-- Loyalty events (specification, "Events" and "Fine print: events"): enrolment, points awarded (with the running
 -- balance), redeemed, adjusted, tier changes between consecutive versions, tier-upgrade nudge.
 with members as (select * from {{ ref('stg_okendo__loyalty_customers') }}),
 tiers as (select * from {{ ref('stg_okendo__vip_tiers') }}),

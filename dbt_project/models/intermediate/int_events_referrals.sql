@@ -1,4 +1,4 @@
--- Referral events (CONTRACT section 3). Events addressed to the referrer need a current
+-- Referral events (specification, "Events"). Events addressed to the referrer need a current
 -- referrer record; each coupon event needs its own date.
 with referrers as (select * from {{ ref('stg_okendo__referrers') }}),
 

@@ -1,4 +1,4 @@
--- Loyalty properties per customer (CONTRACT sections 2 and 7): status, enrolment, balance from
+-- Loyalty properties per customer (specification, "Profiles" and "Fine print: profiles"): status, enrolment, balance from
 -- the ledger, expiry after the latest activity, next birthday, VIP tier while enrolled.
 with members as (
     -- one membership per key: the most recently updated when several share it

@@ -1,4 +1,4 @@
--- Review properties per customer (CONTRACT section 2): count, average rating, latest review,
+-- Review properties per customer (specification, "Profiles"): count, average rating, latest review,
 -- and the sentiment average (positive 1, neutral and mixed 0, negative -1).
 with reviews as (
     select

@@ -1,4 +1,4 @@
--- The Okendo event stream (CONTRACT sections 3 and 6): one row per event, with the
+-- The Okendo event stream (specification, "Events" and "Outputs and commands"): one row per event, with the
 -- recipient's identity for the destinations.
 with events as (
     select * from {{ ref('int_events_reviews') }}

@@ -1,4 +1,4 @@
--- Profile-question answers for Braze (CONTRACT section 2): review reviewer attributes and
+-- Profile-question answers for Braze (specification, "Profiles"): review reviewer attributes and
 -- survey answers that carry a profileAttribute; the latest non-null answer per attribute.
 with review_answers as (
     select

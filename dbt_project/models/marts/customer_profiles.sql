@@ -1,4 +1,4 @@
--- The 22 Okendo profile properties per customer (CONTRACT sections 2 and 6). Column names are
+-- The 22 Okendo profile properties per customer (specification, "Profiles" and "Outputs and commands"). Column names are
 -- the Braze keys; the Iterable names map one to one (Okendo Given Name = okendo_given_name).
 with customers as (select * from {{ ref('int_customer_keys_unioned') }}),
 reviews as (select * from {{ ref('int_reviews_aggregated_to_customers') }}),

@@ -1,4 +1,4 @@
-"""Mart rows to Braze ``/users/track`` objects (CONTRACT section 4): small pure functions.
+"""Mart rows to Braze ``/users/track`` objects (specification, "Destinations"): pure functions.
 
 Braze keys are the mart's snake_case column names; times are ISO 8601 in UTC; ``None`` removes
 the attribute. Braze refuses strings over 255 characters (attribute values and event

@@ -1,4 +1,4 @@
-"""Mart rows to Iterable objects (CONTRACT section 4): small pure functions.
+"""Mart rows to Iterable objects (specification, "Destinations"): small pure functions.
 
 Dates go out as ``yyyy-MM-dd HH:mm:ss +00:00``, the format Iterable segments on: a raw ISO string
 sent first would lock the field's type as string for the life of the project.

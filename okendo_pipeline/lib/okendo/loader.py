@@ -1,4 +1,4 @@
-"""Load a landing folder of envelope files into DuckDB (CONTRACT sections 1, 6 and 7).
+"""Load a landing folder of envelope files into DuckDB (specification, "Landing").
 
 Set-based: Python only finds files and splits their bytes into lines (in C); DuckDB parses,
 validates (SQL compiled from the pydantic models), dedupes and derives the current state. Files
@@ -296,7 +296,7 @@ def _process_batch(
     conn.register("batch_lines", lines)
     conn.execute(_parse_sql())
     conn.unregister("batch_lines")
-    # A bad line counts once per file it appears in (CONTRACT section 7).
+    # A bad line counts once per file it appears in (specification, "Fine print: input").
     conn.execute(
         """
         insert into raw.rejected_records

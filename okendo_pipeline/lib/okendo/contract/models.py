@@ -1,11 +1,11 @@
-"""Typed landing models: one pydantic model per Okendo resource type (CONTRACT sections 1 and 7).
+"""Typed landing models: one pydantic model per Okendo resource type (specification, "Landing").
 
 The models enforce exactly the contract's rejection rules and nothing more: fields the contract
 lists without a rule (titles, descriptions, locales) are accepted as any non-null JSON value when
 required and any value when optional; staging casts them. Unknown fields are kept (``extra``).
 
 Where the contract's table nests required fields inside objects (``order.orderId``, coupon
-``code``), only the keying email is enforced: CONTRACT section 7 itself expects coupons without
+``code``), only the keying email is enforced: the fine print itself expects coupons without
 ``dateIssued`` and answers with null values, so nested requiredness would reject real records.
 """
 
@@ -56,7 +56,8 @@ DECIMAL = rules.DecimalAmount()
 Id = Annotated[str, BeforeValidator(_required(NON_EMPTY)), NON_EMPTY]
 EmailAddress = Annotated[str, BeforeValidator(_required(EMAIL)), EMAIL]
 Timestamp = Annotated[datetime, BeforeValidator(_required(TIMESTAMP)), TIMESTAMP]
-# An optional timestamp without a zone counts as absent (CONTRACT section 7): never a rejection.
+# An optional timestamp without a zone counts as absent, never a rejection (specification,
+# "Fine print: input").
 OptionalTimestamp = Annotated[datetime | None, BeforeValidator(rules.parse_timestamp)]
 Amount = Annotated[Decimal, BeforeValidator(_required(DECIMAL)), DECIMAL]
 OptionalAmount = Annotated[Decimal | None, BeforeValidator(_optional(DECIMAL)), DECIMAL]

@@ -1,4 +1,4 @@
-"""Validation rules for landing envelopes (CONTRACT sections 1 and 7), defined once.
+"""Validation rules for landing envelopes, defined once (specification, "Fine print: input").
 
 Each rule knows how to check a decoded JSON value in Python (used by the pydantic models) and how
 to check a JSON fragment in DuckDB SQL (used by set-based ingestion), and carries the message a
@@ -122,7 +122,7 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 @dataclass(frozen=True)
 class Timestamp(Rule):
-    """A required timestamp: ISO 8601 with a zone (CONTRACT section 7, Input)."""
+    """A required timestamp: ISO 8601 with a zone (specification, "Fine print: input")."""
 
     message: str = "must be an ISO 8601 timestamp with a zone (Z or +HH:MM)"
 

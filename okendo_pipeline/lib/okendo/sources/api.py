@@ -1,4 +1,4 @@
-"""The Okendo Enterprise API extractor: reviews into landing files (okendo-data.md 5.1).
+"""The Okendo Enterprise API extractor: reviews (``GET /reviews``) into landing files.
 
 The API lists reviews per ``status`` (approved by default), newest first, 100 a page, with a
 relative ``nextUrl``; it has no "changed since" filter. So each status is read from the newest

@@ -1,0 +1,37 @@
+"""The clients never ask more of a destination than it allows: each client's limits are at or
+below the figures the fakes state on their own (taken from the vendors' documentation)."""
+
+from okendo_fakes import braze as braze_fake
+from okendo_fakes import iterable as iterable_fake
+from okendo_pipeline.defs.braze import limits as braze
+from okendo_pipeline.defs.braze.resources import BrazeResource
+from okendo_pipeline.defs.iterable import limits as iterable
+from okendo_pipeline.defs.iterable.resources import IterableResource
+
+
+def test_iterable_client_stays_within_the_fake() -> None:
+    assert (iterable.BULK_UPDATE_PATH, iterable.TRACK_BULK_PATH) == (
+        iterable_fake.BULK_UPDATE_PATH,
+        iterable_fake.TRACK_BULK_PATH,
+    )
+    resource = IterableResource()
+    for path, rate in iterable.RATE_LIMITS.items():
+        assert rate <= iterable_fake.RATE_LIMITS[path], path
+        assert rate * resource.rate_fraction <= iterable_fake.RATE_LIMITS[path], path
+    assert iterable.MAX_BODY_BYTES <= iterable_fake.MAX_BODY_BYTES
+    assert resource.settings().max_body_bytes <= iterable_fake.MAX_BODY_BYTES
+    assert iterable.MAX_EVENT_ID_BYTES <= iterable_fake.MAX_EVENT_ID_BYTES
+
+
+def test_braze_client_stays_within_the_fake() -> None:
+    assert braze.TRACK_PATH == braze_fake.TRACK_PATH
+    per_window, seconds = braze_fake.RATE_LIMIT
+    fake_rate = per_window / seconds
+    resource = BrazeResource(rest_endpoint="http://127.0.0.1:1")
+    client_rate = braze.RATE_LIMIT_PER_SECOND
+    assert client_rate <= fake_rate and client_rate * resource.rate_fraction <= fake_rate
+    assert braze.MAX_OBJECTS <= braze_fake.MAX_OBJECTS
+    assert resource.settings().max_objects <= braze_fake.MAX_OBJECTS
+    assert braze.MAX_BODY_BYTES <= braze_fake.MAX_BODY_BYTES
+    assert resource.settings().max_body_bytes <= braze_fake.MAX_BODY_BYTES
+    assert braze.MAX_STRING_LENGTH <= braze_fake.MAX_STRING_LENGTH
