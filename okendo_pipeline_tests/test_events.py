@@ -44,3 +44,32 @@ def test_a_changed_record_keeps_its_one_event(landing: Path, tmp_path: Path) -> 
     after = build(landing, database)
     assert [r[0] for r in before] == [r[0] for r in after] == ["review-created:r-1"]
     assert '"rating":5' in before[0][4] and '"rating":3' in after[0][4]
+
+
+def test_a_late_version_keeps_the_tier_change_event(landing: Path, tmp_path: Path) -> None:
+    """A tier change is the member entering a tier at a time, not the version that showed it
+    first: an earlier version with the same tier, delivered late, keeps the event and its id
+    (only its properties may follow the history), so nothing delivered goes out again."""
+    database = tmp_path / "w.duckdb"
+    entered = "2026-03-01T00:00:00Z"
+
+    def version(seq: int, tier: str, updated: str) -> dict:
+        entry = entered if tier == "Gold" else "2026-01-01T00:00:00Z"
+        return envelope(
+            "loyalty_customer", seq, "update", vipTierName=tier, vipTierEntryDate=entry,
+            dateUpdated=updated,
+        )  # fmt: skip
+
+    write_landing(landing, "loyalty_customer", "1.jsonl", [
+        version(1, "Silver", "2026-01-01T00:00:00Z"),
+        version(3, "Gold", "2026-03-05T00:00:00Z"),
+    ])  # fmt: skip
+    before = [r for r in build(landing, database) if r[1] == "Okendo Loyalty Tier Changed"]
+    # The version that first showed Gold arrives after the build.
+    write_landing(landing, "loyalty_customer", "2.jsonl", [version(2, "Gold", entered)])
+    after = [r for r in build(landing, database) if r[1] == "Okendo Loyalty Tier Changed"]
+    assert len(before) == len(after) == 1
+    assert (
+        before[0][0] == after[0][0] == "loyalty-tier-changed:lc-1:Gold:2026-03-01T00:00:00.000000Z"
+    )
+    assert before[0][3] == after[0][3]  # occurred at the entry into Gold either way

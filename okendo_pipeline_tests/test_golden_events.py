@@ -482,7 +482,7 @@ EXPECTED: list[tuple[str, str, str, datetime, dict[str, Any]]] = [
     ),
     # tier changes between consecutive versions; occurred at the new entry date, else dateUpdated
     (
-        "loyalty-tier-changed:lc-tia:2",
+        "loyalty-tier-changed:lc-tia:Silver:2025-03-01T00:00:00.000000Z",
         "Okendo Loyalty Tier Changed",
         "tia@example.com",
         ts("2025-03-01 00:00:00"),
@@ -494,7 +494,7 @@ EXPECTED: list[tuple[str, str, str, datetime, dict[str, Any]]] = [
         },
     ),
     (
-        "loyalty-tier-changed:lc-tia:3",
+        "loyalty-tier-changed:lc-tia:Bronze:2025-09-01T12:00:00.500000Z",
         "Okendo Loyalty Tier Changed",
         "tia@example.com",
         ts("2025-09-01 12:00:00.500000"),
@@ -507,7 +507,7 @@ EXPECTED: list[tuple[str, str, str, datetime, dict[str, Any]]] = [
     ),
     # Diamond is no tier: direction null both ways
     (
-        "loyalty-tier-changed:lc-tia:4",
+        "loyalty-tier-changed:lc-tia:Diamond:2025-10-01T00:00:00.000000Z",
         "Okendo Loyalty Tier Changed",
         "tia@example.com",
         ts("2025-10-01 00:00:00"),
@@ -519,7 +519,7 @@ EXPECTED: list[tuple[str, str, str, datetime, dict[str, Any]]] = [
         },
     ),
     (
-        "loyalty-tier-changed:lc-tia:5",
+        "loyalty-tier-changed:lc-tia:Silver:2025-11-01T00:00:00.000000Z",
         "Okendo Loyalty Tier Changed",
         "tia@example.com",
         ts("2025-11-01 00:00:00"),

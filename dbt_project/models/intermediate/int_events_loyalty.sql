@@ -37,6 +37,16 @@ tier_changes as (
     where versions.previous_tier_name is not null
       and versions.vip_tier_name is not null
       and versions.previous_tier_name <> versions.vip_tier_name
+    -- The occurrence is the member entering a tier at a time, not the version that happened to
+    -- show it first: a version delivered late keeps the event's id. Two changes into one tier at
+    -- one instant are one occurrence (the first by sequence number).
+    qualify row_number() over (
+        partition by
+            versions.loyalty_customer_id,
+            versions.vip_tier_name,
+            coalesce(versions.vip_tier_entered_at, versions.updated_at)
+        order by versions.sequence_number
+    ) = 1
 ),
 
 -- Nudge: spend in the current tier period towards the next tier
@@ -153,7 +163,10 @@ where transaction_kind = 'adjustment'
 
 union all
 select
-    {{ okendo_event_id(["'loyalty-tier-changed'", 'loyalty_customer_id', 'sequence_number']) }},
+    {{ okendo_event_id([
+        "'loyalty-tier-changed'", 'loyalty_customer_id', 'vip_tier_name',
+        "strftime(coalesce(vip_tier_entered_at, updated_at), '%Y-%m-%dT%H:%M:%S.%fZ')"
+    ]) }},
     'Okendo Loyalty Tier Changed',
     customer_key,
     coalesce(vip_tier_entered_at, updated_at),

@@ -10,10 +10,10 @@
   exactly what it sends, with the values that become acknowledged; a dry run also keeps every
   payload it would have sent in ``sync.outbox_payloads``;
 * ``sync.runs``: one row per run with its counts;
-* ``sync.row_log``: the journal: one row per row per step (``sending`` before a Braze events
-  batch goes out, then its outcome), appended as the run goes; folded into the state and ledger
-  set-based at the end of the run, or by the next run if this one died. Kept for
-  ``OKENDO_SYNC_LOG_DAYS`` once folded.
+* ``sync.row_log``: the journal: one row per row per step (``sending`` before an events batch
+  goes out where the destination keeps every copy, then its outcome), appended as the run
+  goes; folded into the state and ledger set-based at the end of the run, or by the next run if
+  this one died. Kept for ``OKENDO_SYNC_LOG_DAYS`` once folded.
 """
 
 import duckdb
