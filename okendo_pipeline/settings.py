@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from okendo_pipeline.defs.braze.config import BrazeConfig
 from okendo_pipeline.defs.iterable.config import IterableConfig
 from okendo_pipeline.lib.okendo.sources.api import BASE_URL as OKENDO_API_BASE_URL
+from okendo_pipeline.lib.okendo.sources.webhooks import ROTATE_SECONDS
 from okendo_pipeline.lib.sync.settings import backfill_cutoff
 
 DEFAULT_DUCKDB_PATH = Path("data/okendo.duckdb")
@@ -47,7 +48,7 @@ class Settings(BaseSettings):
     sync_log_days: int = Field(30, ge=0)
     dry_run: bool = False
     webhook_secret: SecretStr | None = None
-    webhook_rotate_seconds: float = Field(60.0, gt=0)
+    webhook_rotate_seconds: float = Field(ROTATE_SECONDS, gt=0)
     api_user: SecretStr | None = None
     api_key: SecretStr | None = None
     api_base_url: str = OKENDO_API_BASE_URL

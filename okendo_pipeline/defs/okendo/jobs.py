@@ -1,6 +1,9 @@
-"""The nightly refresh job and its schedule: load, rebuild; the sync sensors take it from there."""
+"""The refresh job and its nightly schedule: load, rebuild; the sync sensors take it from there.
+Between nights, ``okendo_landing_sensor`` launches the same job when files are published."""
 
 import dagster as dg
+
+from okendo_pipeline.defs.common.runs import WAREHOUSE_TAG
 
 REFRESH_JOB = "okendo_refresh"
 
@@ -8,7 +11,7 @@ okendo_refresh = dg.define_asset_job(
     REFRESH_JOB,
     # Everything we materialize; the destinations are external assets their sync jobs report.
     selection=dg.AssetSelection.all() - dg.AssetSelection.groups("destinations"),
-    tags={"okendo/warehouse": "write"},
+    tags=WAREHOUSE_TAG,
     description="Load new landing files and rebuild everything downstream of them.",
 )
 

@@ -14,14 +14,14 @@ import dagster as dg
 
 from okendo_pipeline import settings
 from okendo_pipeline.defs.common.resources import RunSettingsResource, WarehouseResource
+from okendo_pipeline.defs.common.runs import WAREHOUSE_TAG, warehouse_writer
 from okendo_pipeline.defs.sync.resource import DestinationResource
 from okendo_pipeline.lib.sync.report import SyncReport
 from okendo_pipeline.lib.sync.run import begin_run, deliver
 
 MARTS = (dg.AssetKey(["marts", "customer_profiles"]), dg.AssetKey(["marts", "customer_events"]))
 ATTRIBUTES_MART = dg.AssetKey(["marts", "customer_profile_attributes"])
-# Run-queue tags (deploy/dagster.yaml limits them): one warehouse writer, one sync per destination.
-WAREHOUSE_TAG = {"okendo/warehouse": "write"}
+# Run-queue tag (deploy/dagster.yaml limits it): one sync per destination.
 DESTINATION_TAG = "okendo/destination"
 
 
@@ -140,7 +140,7 @@ def build(name: str, resource: DestinationResource, *, uses_attributes: bool) ->
     @dg.sensor(
         name=f"{name}_after_marts",
         job=sync_job,
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=5,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Launch {job_name(name)} when the marts have been rebuilt.",
     )
@@ -181,6 +181,11 @@ def evaluate_sensor(
             return dg.SkipReason(
                 f"{key.to_user_string()} is being rebuilt by run {run_id}; waiting for it to finish"
             )
+    writer = warehouse_writer(context.instance)
+    if writer is not None:
+        return dg.SkipReason(
+            f"run {writer.run_id} ({writer.job_name}) is writing the warehouse; waiting for it"
+        )
     run_key = f"{name}:" + ":".join(str(v) for v in ids.values())
     return dg.SensorResult(
         run_requests=[

@@ -12,6 +12,7 @@ import functools
 import gzip
 import hashlib
 import logging
+import os
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -94,13 +95,19 @@ create table if not exists raw.loads (
 
 @dataclass(frozen=True)
 class LandingFile:
-    """One file found directly inside ``<landing>/<folder>/``."""
+    """One file found directly inside ``<landing>/<folder>/``. The location is kept as text
+    (``location``) and becomes a ``Path`` only for files that are read: building a ``Path`` was
+    most of the cost of listing a folder of 100,000 loaded files."""
 
-    path: Path
+    location: str
     rel: str
     folder: str
     size: int
     mtime_ns: int
+
+    @property
+    def path(self) -> Path:
+        return Path(self.location)
 
 
 @dataclass
@@ -129,26 +136,43 @@ def discover(landing: Path) -> list[LandingFile]:
     """Envelope files directly inside each ``<landing>/<folder>/``, in a stable order.
 
     Files with other endings (``.tmp`` while a writer is still at work, notes) and hidden files
-    are not envelope files and are left alone.
+    are not envelope files and are left alone. ``os.scandir`` with names sorted as strings and one
+    ``stat`` per file: a day of 5-second webhook files is over 100,000 files, and every load lists
+    them all (``pathlib`` sorting and a second ``stat`` cost ten times as much).
     """
     if not landing.is_dir():
         raise FileNotFoundError(f"landing folder {landing} does not exist")
     found = []
-    for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
-        if folder.name.startswith("."):
-            continue
-        for path in sorted(folder.iterdir()):
-            if path.name.startswith(".") or not path.is_file():
+    with os.scandir(landing) as top:
+        folders = sorted((e for e in top if e.is_dir() and not e.name.startswith(".")), key=_name)
+    for folder in folders:
+        with os.scandir(folder.path) as inside:
+            entries = sorted(
+                (
+                    e
+                    for e in inside
+                    if not e.name.startswith(".") and e.name.endswith(LANDING_SUFFIXES)
+                ),
+                key=_name,
+            )
+        for entry in entries:
+            if not entry.is_file():
                 continue
-            if not path.name.endswith(LANDING_SUFFIXES):
-                continue
-            stat = path.stat()
+            stat = entry.stat()
             found.append(
                 LandingFile(
-                    path, f"{folder.name}/{path.name}", folder.name, stat.st_size, stat.st_mtime_ns
+                    entry.path,
+                    f"{folder.name}/{entry.name}",
+                    folder.name,
+                    stat.st_size,
+                    stat.st_mtime_ns,
                 )
             )
     return found
+
+
+def _name(entry: os.DirEntry) -> str:
+    return entry.name
 
 
 def file_hash(path: Path) -> str:

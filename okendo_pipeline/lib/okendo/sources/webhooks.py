@@ -40,6 +40,9 @@ WEBHOOK_PATH = "/webhooks/okendo"
 MAX_BODY_BYTES = 5 * 1024 * 1024
 ACK_TIMEOUT_SECONDS = 10.0  # well inside Okendo's 15 s
 RECENT_IDS = 100_000
+# A delivery waits at most this long in its part file before the file is published: the
+# freshness target (30 s from the 200 to the destinations) leaves seconds for it, not a minute.
+ROTATE_SECONDS = 5.0
 
 
 def _fsync_dir(path: Path) -> None:
@@ -70,7 +73,7 @@ class LandingWriter:
     """Durable, group-committed appends; rotation and atomic publication of landing files."""
 
     def __init__(
-        self, landing: Path, *, rotate_seconds: float = 60.0, rotate_bytes: int = 64 << 20
+        self, landing: Path, *, rotate_seconds: float = ROTATE_SECONDS, rotate_bytes: int = 64 << 20
     ) -> None:
         self.landing = landing
         self.incoming = landing / ".webhooks" / "incoming"
