@@ -1,6 +1,6 @@
 """Benchmark: profiles and requests per second from our clients into the loopback fakes.
 
-The fakes run in their own process (``okendo-pipeline fake-destinations``), so the server's CPU
+The fakes run in their own process (``python -m okendo_fakes``), so the server's CPU
 is not charged to the client. Figures are medians over ``--runs``:
 
 * limits on: the fakes enforce the documented limits (Iterable bulkUpdate 5 req/s, Braze 3,000
