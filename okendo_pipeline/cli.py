@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
         "works without API keys",
     )
     run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every model from raw (default: recompute the customers new files touched)",
+    )
+    run.add_argument(
         "--verbose", "-v", action="store_true", help="also show Dagster's log and dbt's lines"
     )
 
@@ -115,6 +120,7 @@ def _run(args: argparse.Namespace, s: settings.Settings) -> int:
         database=args.database,
         as_of=args.as_of,
         dry_run=args.dry_run or s.dry_run,
+        full_refresh=args.full_refresh,
         verbose=args.verbose,
     )
     return pipeline.run(options, defs())

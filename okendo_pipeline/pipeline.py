@@ -34,6 +34,7 @@ class RunOptions:
     database: Path | None = None
     as_of: date | None = None
     dry_run: bool = False
+    full_refresh: bool = False
     verbose: bool = False
 
 
@@ -60,8 +61,13 @@ def resource_config(options: RunOptions, definitions: dg.Definitions) -> dict[st
         overrides["warehouse"] = {"database": str(options.database.resolve())}
     if options.landing:
         overrides["landing"] = {"path": str(options.landing)}
+    run_settings: dict[str, Any] = {}
     if options.as_of:
-        overrides["run_settings"] = {"as_of": options.as_of.isoformat()}
+        run_settings["as_of"] = options.as_of.isoformat()
+    if options.full_refresh:
+        run_settings["full_refresh"] = True
+    if run_settings:
+        overrides["run_settings"] = run_settings
     resources = {
         name: config_of(definitions.resources[name], **values) for name, values in overrides.items()
     }
@@ -97,7 +103,7 @@ def run(options: RunOptions, definitions: dg.Definitions) -> int:
             result = definitions.resolve_job_def(REFRESH_JOB).execute_in_process(
                 instance=inst, raise_on_error=False, run_config=base
             )
-        for line in refresh_summary(result, inst):
+        for line in refresh_summary(result, inst, database):
             print(line)
         if not result.success:
             print("FAILED: the refresh did not finish; nothing was synced")
@@ -128,7 +134,20 @@ def _quiet(verbose: bool):
         yield
 
 
-def refresh_summary(result: dg.ExecuteInProcessResult, instance: dg.DagsterInstance) -> list[str]:
+def last_build(database: str) -> str | None:
+    """How the last dbt build went: full (and why) or incremental (how many customers)."""
+    import duckdb
+
+    with duckdb.connect(database, read_only=True) as conn:
+        row = conn.execute(
+            "select full_refresh, reason from raw.model_builds order by finished_at desc limit 1"
+        ).fetchone()
+    return None if row is None else f"{'full' if row[0] else 'incremental'}: {row[1]}"
+
+
+def refresh_summary(
+    result: dg.ExecuteInProcessResult, instance: dg.DagsterInstance, database: str
+) -> list[str]:
     """One line per step of the refresh: what it did, in counts, and how long it took."""
     seconds = _step_seconds(instance, result.run_id)
     values: dict[str, dict[str, Any]] = defaultdict(dict)
@@ -168,6 +187,10 @@ def refresh_summary(result: dg.ExecuteInProcessResult, instance: dg.DagsterInsta
             f"models: {built['model']:,} built{seeds}, {passed:,} tests passed, {failed:,} "
             f"failed; {seconds[dbt_step]:.1f}s"
         )
+        failed_steps = {e.step_key for e in result.get_step_failure_events()}
+        build = last_build(database) if dbt_step not in failed_steps else None
+        if build:
+            lines[-1] += f" ({build})"
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error
         lines.append(f"step {event.step_key} failed: {error.message.strip() if error else '?'}")

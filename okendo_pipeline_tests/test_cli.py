@@ -69,8 +69,12 @@ def test_generate_run_status(tmp_path: Path) -> None:
     assert reviews[0] == reviews[1] > 0
     assert profiles >= 60 and events > profiles
 
+    assert "(full: the models were never built)" in run.stdout
     again = cli("run", "--landing", str(landing), "--database", str(database))
     assert again.returncode == 0 and " 0 new envelopes" in again.stdout
+    assert "(incremental: 0 touched customers)" in again.stdout
+    forced = cli("run", "--landing", str(landing), "--database", str(database), "--full-refresh")
+    assert forced.returncode == 0 and "(full: asked for (--full-refresh))" in forced.stdout
 
     status = cli("status", "--database", str(database))
     assert status.returncode == 0, status.stderr

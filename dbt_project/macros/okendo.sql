@@ -83,3 +83,33 @@ case
     when {{ score }} >= 0 then 'detractor'
 end
 {%- endmacro -%}
+
+{#- Incremental builds (specification, "Freshness"). A build after a load recomputes only the
+    customers the load touched (raw.touched_customers, written by ingestion): every
+    intermediate and mart model deletes their rows first (okendo_delete_touched, its pre-hook)
+    and inserts what it computes from their source rows (okendo_scoped). A full build (the
+    first, --full-refresh, a new as_of or points expiry) recomputes everything. -#}
+
+{%- macro okendo_touched() -%}
+(select customer_key from {{ source('okendo_raw', 'touched_customers') }})
+{%- endmacro -%}
+
+{%- macro okendo_scoped(relation, key='customer_key') -%}
+{%- if is_incremental() -%}
+(select * from {{ relation }} where {{ key }} in {{ okendo_touched() }})
+{%- else -%}
+{{ relation }}
+{%- endif -%}
+{%- endmacro -%}
+
+{%- macro okendo_only_touched(key='customer_key') -%}
+{%- if is_incremental() %} where {{ key }} in {{ okendo_touched() }} {%- endif -%}
+{%- endmacro -%}
+
+{%- macro okendo_delete_touched() -%}
+{%- if is_incremental() -%}
+delete from {{ this }} where customer_key in {{ okendo_touched() }}
+{%- else -%}
+select 1
+{%- endif -%}
+{%- endmacro -%}

@@ -1,16 +1,16 @@
 -- Every customer_key that keys a current resource (specification, "Fine print: profiles"): referral
 -- recipients and customers known only from loyalty transactions or orders included.
 with keys as (
-    select customer_key from {{ ref('stg_okendo__customers') }}
-    union select customer_key from {{ ref('stg_okendo__reviews') }}
-    union select customer_key from {{ ref('stg_okendo__review_requests') }}
-    union select customer_key from {{ ref('stg_okendo__survey_responses') }}
-    union select customer_key from {{ ref('stg_okendo__quiz_responses') }}
-    union select customer_key from {{ ref('stg_okendo__loyalty_customers') }}
-    union select customer_key from {{ ref('stg_okendo__loyalty_transactions') }}
-    union select customer_key from {{ ref('stg_okendo__orders') }}
-    union select customer_key from {{ ref('stg_okendo__referrers') }}
-    union select recipient_customer_key from {{ ref('stg_okendo__referrals') }}
+    select customer_key from {{ okendo_scoped(ref('stg_okendo__customers')) }}
+    union select customer_key from {{ okendo_scoped(ref('stg_okendo__reviews')) }}
+    union select customer_key from {{ okendo_scoped(ref('stg_okendo__review_requests')) }}
+    union select customer_key from {{ okendo_scoped(ref('stg_okendo__survey_responses')) }}
+    union select customer_key from {{ okendo_scoped(ref('stg_okendo__quiz_responses')) }}
+    union select customer_key from {{ okendo_scoped(ref('stg_okendo__loyalty_customers')) }}
+    union select customer_key from {{ okendo_scoped(ref('stg_okendo__loyalty_transactions')) }}
+    union select customer_key from {{ okendo_scoped(ref('stg_okendo__orders')) }}
+    union select customer_key from {{ okendo_scoped(ref('stg_okendo__referrers')) }}
+    union select recipient_customer_key from {{ okendo_scoped(ref('stg_okendo__referrals'), 'recipient_customer_key') }}
 ),
 
 customers as (
@@ -21,7 +21,7 @@ customers as (
         arg_max_null(given_name, (created_at, customer_id)) as given_name,
         arg_max_null(family_name, (created_at, customer_id)) as family_name,
         arg_max_null(shopify_customer_id, (created_at, customer_id)) as shopify_customer_id
-    from {{ ref('stg_okendo__customers') }}
+    from {{ okendo_scoped(ref('stg_okendo__customers')) }}
     group by customer_key
 )
 

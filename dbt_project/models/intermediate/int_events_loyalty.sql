@@ -1,6 +1,6 @@
 -- Loyalty events (specification, "Events" and "Fine print: events"): enrolment, points awarded (with the running
 -- balance), redeemed, adjusted, tier changes between consecutive versions, tier-upgrade nudge.
-with members as (select * from {{ ref('stg_okendo__loyalty_customers') }}),
+with members as (select * from {{ okendo_scoped(ref('stg_okendo__loyalty_customers')) }}),
 tiers as (select * from {{ ref('stg_okendo__vip_tiers') }}),
 
 ledger as (
@@ -14,7 +14,7 @@ ledger as (
                 case transaction_kind when 'earning' then 0 when 'redemption' then 1 else 2 end
             rows between unbounded preceding and current row
         ) as running_balance
-    from {{ ref('stg_okendo__loyalty_transactions') }}
+    from {{ okendo_scoped(ref('stg_okendo__loyalty_transactions')) }}
     where status = 'complete'
 ),
 
@@ -24,6 +24,13 @@ versions as (
         lag(vip_tier_name) over (partition by loyalty_customer_id order by sequence_number)
             as previous_tier_name
     from {{ ref('stg_okendo__loyalty_customer_versions') }}
+    {%- if is_incremental() %}
+    -- every version of a touched member, whichever customer it was keyed to: the chain is whole
+    where loyalty_customer_id in (
+        select loyalty_customer_id from {{ ref('stg_okendo__loyalty_customer_versions') }}
+        where customer_key in {{ okendo_touched() }}
+    )
+    {%- endif %}
 ),
 
 tier_changes as (
@@ -92,7 +99,7 @@ period_spend as (
             rows between unbounded preceding and current row
         ) as spend_to_date
     from targets
-    join {{ ref('stg_okendo__orders') }} as orders
+    join {{ okendo_scoped(ref('stg_okendo__orders')) }} as orders
         on orders.customer_key = targets.customer_key
         and orders.financial_status = 'paid'
         and orders.created_at >= targets.period_start
@@ -178,7 +185,7 @@ select
         end,
         'tier_expiry_date', {{ okendo_iso_second('vip_tier_expires_at') }}
     )
-from tier_changes
+from tier_changes{{ okendo_only_touched() }}
 
 union all
 select

@@ -11,6 +11,11 @@ referrals as (
         referrers.family_name as referrer_last_name
     from {{ ref('stg_okendo__referrals') }} as referrals
     left join referrers using (referrer_id)
+    {%- if is_incremental() %}
+    -- a touched customer's referrals, as recipient or as referrer
+    where referrals.recipient_customer_key in {{ okendo_touched() }}
+       or referrers.customer_key in {{ okendo_touched() }}
+    {%- endif %}
 ),
 
 events as (
@@ -142,4 +147,4 @@ events as (
     where status = 'rejected' and rejected_at is not null and referrer_customer_key is not null
 )
 
-select * from events
+select * from events{{ okendo_only_touched() }}

@@ -1,6 +1,6 @@
 -- Review events: Okendo Review Created, Okendo Review Request, Okendo Review Request Cancelled.
-with reviews as (select * from {{ ref('stg_okendo__reviews') }}),
-requests as (select * from {{ ref('stg_okendo__review_requests') }}),
+with reviews as (select * from {{ okendo_scoped(ref('stg_okendo__reviews')) }}),
+requests as (select * from {{ okendo_scoped(ref('stg_okendo__review_requests')) }}),
 
 media as (
     select

@@ -3,9 +3,9 @@ with surveys as (
     select
         *,
         {{ okendo_first_nps('answers') }} as nps_score
-    from {{ ref('stg_okendo__survey_responses') }}
+    from {{ okendo_scoped(ref('stg_okendo__survey_responses')) }}
 ),
-quizzes as (select * from {{ ref('stg_okendo__quiz_responses') }})
+quizzes as (select * from {{ okendo_scoped(ref('stg_okendo__quiz_responses')) }})
 
 select
     {{ okendo_event_id(["'survey'", 'survey_response_id']) }} as event_id,

@@ -10,20 +10,20 @@ with members as (
         arg_max_null(birthday_month, (updated_at, loyalty_customer_id)) as birthday_month,
         arg_max_null(vip_tier_name, (updated_at, loyalty_customer_id)) as vip_tier_name,
         arg_max_null(vip_tier_expires_at, (updated_at, loyalty_customer_id)) as vip_tier_expires_at
-    from {{ ref('stg_okendo__loyalty_customers') }}
+    from {{ okendo_scoped(ref('stg_okendo__loyalty_customers')) }}
     group by customer_key
 ),
 
 ledger as (
     select customer_key, sum(points_delta) as balance, max(transacted_at) as last_transaction_at
-    from {{ ref('stg_okendo__loyalty_transactions') }}
+    from {{ okendo_scoped(ref('stg_okendo__loyalty_transactions')) }}
     where status = 'complete'
     group by customer_key
 ),
 
 paid_orders as (
     select customer_key, max(created_at) as last_paid_order_at
-    from {{ ref('stg_okendo__orders') }}
+    from {{ okendo_scoped(ref('stg_okendo__orders')) }}
     where financial_status = 'paid'
     group by customer_key
 ),

@@ -2,7 +2,7 @@
 -- (exact decimals; 0 for a referrer with none; a success without an order adds 0).
 with referrer_records as (
     select referrer_id, customer_key, shareable_link, opted_in_at
-    from {{ ref('stg_okendo__referrers') }}
+    from {{ okendo_scoped(ref('stg_okendo__referrers')) }}
 ),
 
 referrers as (

@@ -9,7 +9,7 @@ with reviews as (
             when 'neutral' then 0
             when 'mixed' then 0
         end as sentiment_score
-    from {{ ref('stg_okendo__reviews') }}
+    from {{ okendo_scoped(ref('stg_okendo__reviews')) }}
 ),
 
 aggregated as (

@@ -3,7 +3,7 @@ with responses as (
     select
         *,
         {{ okendo_first_nps('answers') }} as nps_score
-    from {{ ref('stg_okendo__survey_responses') }}
+    from {{ okendo_scoped(ref('stg_okendo__survey_responses')) }}
 ),
 
 latest_nps as (

@@ -1,13 +1,13 @@
 -- The Okendo event stream (specification, "Events" and "Outputs and commands"): one row per event, with the
 -- recipient's identity for the destinations.
 with events as (
-    select * from {{ ref('int_events_reviews') }}
-    union all select * from {{ ref('int_events_surveys_quizzes') }}
-    union all select * from {{ ref('int_events_referrals') }}
-    union all select * from {{ ref('int_events_loyalty') }}
+    select * from {{ okendo_scoped(ref('int_events_reviews')) }}
+    union all select * from {{ okendo_scoped(ref('int_events_surveys_quizzes')) }}
+    union all select * from {{ okendo_scoped(ref('int_events_referrals')) }}
+    union all select * from {{ okendo_scoped(ref('int_events_loyalty')) }}
 ),
 
-customers as (select * from {{ ref('int_customer_keys_unioned') }})
+customers as (select * from {{ okendo_scoped(ref('int_customer_keys_unioned')) }})
 
 select
     events.event_id,

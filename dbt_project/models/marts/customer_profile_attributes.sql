@@ -8,7 +8,7 @@ with review_answers as (
         reviews.created_at as answered_at,
         'review' as source,
         reviews.review_id as source_id
-    from {{ ref('stg_okendo__reviews') }} as reviews,
+    from {{ okendo_scoped(ref('stg_okendo__reviews')) }} as reviews,
         unnest(json_extract(reviews.reviewer_attributes, '$[*]')) as attrs(answer)
 ),
 
@@ -20,7 +20,7 @@ survey_answers as (
         surveys.submitted_at as answered_at,
         'survey' as source,
         surveys.survey_response_id as source_id
-    from {{ ref('stg_okendo__survey_responses') }} as surveys,
+    from {{ okendo_scoped(ref('stg_okendo__survey_responses')) }} as surveys,
         unnest(json_extract(surveys.answers, '$[*]')) as answers(answer)
     where coalesce(answer ->> '$.profileAttribute', '') <> ''
 ),

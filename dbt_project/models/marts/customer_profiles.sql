@@ -1,10 +1,10 @@
 -- The 22 Okendo profile properties per customer (specification, "Profiles" and "Outputs and commands"). Column names are
 -- the Braze keys; the Iterable names map one to one (Okendo Given Name = okendo_given_name).
-with customers as (select * from {{ ref('int_customer_keys_unioned') }}),
-reviews as (select * from {{ ref('int_reviews_aggregated_to_customers') }}),
-surveys as (select * from {{ ref('int_surveys_aggregated_to_customers') }}),
-referrals as (select * from {{ ref('int_referrals_aggregated_to_referrers') }}),
-loyalty as (select * from {{ ref('int_loyalty_members_aggregated_to_customers') }})
+with customers as (select * from {{ okendo_scoped(ref('int_customer_keys_unioned')) }}),
+reviews as (select * from {{ okendo_scoped(ref('int_reviews_aggregated_to_customers')) }}),
+surveys as (select * from {{ okendo_scoped(ref('int_surveys_aggregated_to_customers')) }}),
+referrals as (select * from {{ okendo_scoped(ref('int_referrals_aggregated_to_referrers')) }}),
+loyalty as (select * from {{ okendo_scoped(ref('int_loyalty_members_aggregated_to_customers')) }})
 
 select
     customers.customer_key,

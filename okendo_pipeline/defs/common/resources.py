@@ -41,9 +41,11 @@ class LandingResource(dg.ConfigurableResource):
 
 class RunSettingsResource(dg.ConfigurableResource):
     """What a run computes as of, and how it syncs: ``as_of`` (ISO date; unset = today in UTC
-    when the run starts), the points expiry, and the sync's backfill, attempts and log days."""
+    when the run starts), the points expiry, the sync's backfill, attempts and log days, and
+    ``full_refresh``: rebuild every model from raw instead of the touched customers."""
 
     as_of: str | None = None
+    full_refresh: bool = False
     points_expiry_months: int = 12
     events_backfill_start: str = "30d"
     sync_max_attempts: int = 10

@@ -8,6 +8,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from okendo_pipeline.defs.common.resources import RunSettingsResource, WarehouseResource
+from okendo_pipeline.lib import incremental
 from okendo_pipeline.lib.dbt_project import dbt_project, ensure_manifest
 
 ensure_manifest()
@@ -39,6 +40,20 @@ def okendo_dbt_models(
     run_settings: RunSettingsResource,
 ):
     """``dbt build`` of the selected models: models and their tests, streamed as events. The
-    warehouse path, the reference date and the points expiry reach dbt as its vars."""
+    warehouse path, the reference date and the points expiry reach dbt as its vars. Incremental
+    (the customers the loads since the last build touched) unless a full build is due."""
     dbt_vars = run_settings.dbt_vars(warehouse.database)
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+    with warehouse.connect() as conn:  # closed again before dbt opens the file
+        plan = incremental.plan_build(
+            conn,
+            run_settings.reference_date(),
+            run_settings.points_expiry_months,
+            requested=run_settings.full_refresh,
+        )
+    context.log.info(f"{'full' if plan.full_refresh else 'incremental'} build: {plan.reason}")
+    args = ["build", "--vars", json.dumps(dbt_vars)]
+    yield from dbt.cli(
+        [*args, "--full-refresh"] if plan.full_refresh else args, context=context
+    ).stream()
+    with warehouse.connect() as conn:
+        incremental.finish_build(conn, plan)

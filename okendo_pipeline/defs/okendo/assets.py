@@ -13,6 +13,7 @@ ENVELOPES = dg.AssetKey(["raw", "envelopes"])
 CURRENT = dg.AssetKey(["raw", "current_resources"])
 REJECTED = dg.AssetKey(["raw", "rejected_records"])
 LOADED_FILES = dg.AssetKey(["raw", "loaded_files"])
+TOUCHED = dg.AssetKey(["raw", "touched_customers"])
 # Above this share of rejected lines in one load, the check warns: something upstream broke.
 MAX_REJECTED_SHARE = 0.01
 
@@ -43,6 +44,12 @@ MAX_REJECTED_SHARE = 0.01
             description="Manifest of loaded landing files with their content hash.",
             kinds={"duckdb"},
         ),
+        dg.AssetSpec(
+            TOUCHED,
+            description="Customers the loads since the last dbt build touched: what an "
+            "incremental build recomputes.",
+            kinds={"duckdb"},
+        ),
     ],
     group_name=RAW_GROUP,
     check_specs=[
@@ -62,7 +69,8 @@ def okendo_raw(
         report = loader.load_landing(conn, Path(landing.path))
         totals = conn.execute(
             "select (select count(*) from raw.envelopes), "
-            "(select count(*) from raw.rejected_records)"
+            "(select count(*) from raw.rejected_records), "
+            "(select count(distinct customer_key) from raw.touched_customers)"
         ).fetchone()
     context.log.info(
         "loaded %d of %d files: %d lines, %d new envelopes, %d duplicates, %d rejected",
@@ -107,6 +115,9 @@ def okendo_raw(
             "files_skipped": report.files_skipped,
             "lines": report.lines,
         },
+    )
+    yield dg.MaterializeResult(
+        asset_key=TOUCHED, metadata={**common, "customers_to_rebuild": totals[2]}
     )
     share = report.rejected / report.lines if report.lines else 0.0
     yield dg.AssetCheckResult(

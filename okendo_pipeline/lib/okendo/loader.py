@@ -67,6 +67,15 @@ create table if not exists raw.pending_current (
     resource_type varchar not null,
     resource_id varchar not null
 );
+-- Customers whose profile or events a load may have changed, for the incremental build: the
+-- keys of every version of each resource the load touched (a changed email moves a resource
+-- between two customers), the referrer of a touched referral, the recipients of a touched
+-- referrer's referrals, and every loyalty member when a VIP tier changed. The build removes
+-- the rows it has taken into account.
+create table if not exists raw.touched_customers (
+    customer_key varchar not null,
+    load_id varchar not null
+);
 create table if not exists raw.rejected_records (
     resource_type varchar not null, -- the folder the line was found in
     file varchar not null,
@@ -366,8 +375,36 @@ def _process_batch(
     )
 
 
-def refresh_current(conn: duckdb.DuckDBPyConnection) -> None:
-    """Recompute the current state of pending resources: highest sequence number, deletes applied.
+TOUCHED_CUSTOMERS_SQL = """
+insert into raw.touched_customers
+select distinct customer_key, ? from (
+    select e.customer_key from raw.envelopes e semi join touched t
+      on e.resource_type = t.resource_type and e.resource_id = t.resource_id
+    union all
+    -- a referral's events go to its referrer too
+    select r.customer_key from raw.current_resources r
+    where r.resource_type = 'referrer' and r.resource_id in (
+        select e.resource ->> 'referrerId' from raw.envelopes e semi join touched t
+          on e.resource_type = t.resource_type and e.resource_id = t.resource_id
+        where e.resource_type = 'referral')
+    union all
+    -- a referrer's name and email are in its referrals' recipient events
+    select c.customer_key from raw.current_resources c
+    where c.resource_type = 'referral' and c.resource ->> 'referrerId' in (
+        select resource_id from touched where resource_type = 'referrer')
+    union all
+    -- tier names, ranks and thresholds shape every member's tier events and nudges
+    select m.customer_key from raw.current_resources m
+    where m.resource_type = 'loyalty_customer'
+      and exists (select 1 from touched where resource_type = 'loyalty_vip_tier')
+)
+where customer_key is not null
+"""
+
+
+def refresh_current(conn: duckdb.DuckDBPyConnection, load_id: str) -> None:
+    """Recompute the current state of pending resources: highest sequence number, deletes applied;
+    record the customers they touch (``raw.touched_customers``) in the same transaction.
 
     One pass per load: the winning sequence number per key is found on the keys alone, then the
     winning rows are joined back, so payloads are never sorted.
@@ -390,9 +427,10 @@ def refresh_current(conn: duckdb.DuckDBPyConnection) -> None:
               on e.resource_type = w.resource_type and e.resource_id = w.resource_id
              and e.sequence_number = w.sequence_number
             where e.topic <> 'delete';
-            delete from raw.pending_current;
             """
         )
+        conn.execute(TOUCHED_CUSTOMERS_SQL, [load_id])
+        conn.execute("delete from raw.pending_current")
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")
@@ -474,7 +512,7 @@ def load_landing(
         report.files_loaded += len(batch)
         log.info("loaded %d files (%d lines so far)", len(batch), report.lines)
 
-    refresh_current(conn)
+    refresh_current(conn, report.load_id)
     report.current_resources = conn.execute(
         "select count(*) from raw.current_resources"
     ).fetchone()[0]
