@@ -70,10 +70,11 @@ def test_generate_run_status(tmp_path: Path) -> None:
     assert profiles >= 60 and events > profiles
 
     assert "(full: the models were never built)" in run.stdout
-    again = cli("run", "--landing", str(landing), "--database", str(database))
+    same = ("--landing", str(landing), "--database", str(database), "--as-of", "2026-06-01")
+    again = cli("run", *same)
     assert again.returncode == 0 and " 0 new envelopes" in again.stdout
     assert "(incremental: 0 touched customers)" in again.stdout
-    forced = cli("run", "--landing", str(landing), "--database", str(database), "--full-refresh")
+    forced = cli("run", *same, "--full-refresh")
     assert forced.returncode == 0 and "(full: asked for (--full-refresh))" in forced.stdout
 
     status = cli("status", "--database", str(database))

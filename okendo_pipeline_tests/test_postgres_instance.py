@@ -77,9 +77,13 @@ def test_sensor_tick_launches_a_sync_run_that_completes(dagster_home, fakes, tmp
         refresh = defs().resolve_job_def("okendo_refresh").execute_in_process(instance=instance)
         assert refresh.success
     log = (tmp_path / "daemon.log").open("w")
+    # This test is about the sync sensor: the daemon's landing folder is empty, so
+    # okendo_landing_sensor has nothing to launch (test_landing_sensor covers it).
+    (tmp_path / "empty-landing").mkdir()
     daemon = subprocess.Popen(
         [sys.executable, "-m", "dagster._daemon", "run", "-w", WORKSPACE],
-        env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        env={**env, "OKENDO_LANDING_DIR": str(tmp_path / "empty-landing")},
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 300
