@@ -79,10 +79,19 @@ class Settings(BaseSettings):
         return self.as_of or datetime.now(UTC).date()
 
 
+def _groups() -> dict[str, type[BaseSettings]]:
+    """Settings and each destination's group, by class name (the title of their errors)."""
+    groups: dict[str, type[BaseSettings]] = {"Settings": Settings}
+    for info in Settings.model_fields.values():
+        kind = info.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseSettings):
+            groups[kind.__name__] = kind
+    return groups
+
+
 def _variable(error: ValidationError) -> str:
     """The environment variable a validation error is about."""
-    classes = {c.__name__: c for c in (Settings, IterableConfig, BrazeConfig)}
-    prefix = classes.get(error.title, Settings).model_config.get("env_prefix", "")
+    prefix = _groups().get(error.title, Settings).model_config.get("env_prefix", "")
     first = error.errors()[0]
     return f"{prefix}{first['loc'][0]}".upper() if first["loc"] else error.title
 
