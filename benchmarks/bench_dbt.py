@@ -21,6 +21,8 @@ from pathlib import Path
 
 import duckdb
 
+from okendo_pipeline.lib.okendo.loader import ensure_schema
+
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 
 REFERENCE_SQL = """
@@ -59,10 +61,7 @@ def dbt_build(database: str, as_of: str, *, full: bool) -> None:
 def touch(database: str, customers: int) -> None:
     """Mark ``customers`` random customers as touched by a load."""
     conn = duckdb.connect(database)
-    conn.execute(
-        "create table if not exists raw.touched_customers "
-        "(customer_key varchar not null, load_id varchar not null)"
-    )
+    ensure_schema(conn)  # the loader's raw tables, raw.touched_customers among them
     conn.execute("delete from raw.touched_customers")
     conn.execute(
         "insert into raw.touched_customers select customer_key, 'bench' "

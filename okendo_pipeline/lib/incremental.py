@@ -13,6 +13,8 @@ from datetime import date
 
 import duckdb
 
+from okendo_pipeline.lib.okendo import loader
+
 DDL = """
 create schema if not exists raw;
 create table if not exists raw.model_builds (
@@ -41,11 +43,8 @@ def plan_build(
     conn: duckdb.DuckDBPyConnection, as_of: date, points_expiry_months: int, *, requested: bool
 ) -> BuildPlan:
     """Full or incremental, and why; the loads whose touched customers the build covers."""
+    loader.ensure_schema(conn)  # raw.touched_customers is the loader's
     conn.execute(DDL)
-    conn.execute(
-        "create table if not exists raw.touched_customers "
-        "(customer_key varchar not null, load_id varchar not null)"
-    )
     load_ids = [r[0] for r in conn.execute(
         "select distinct load_id from raw.touched_customers order by 1"
     ).fetchall()]  # fmt: skip
