@@ -112,7 +112,7 @@ def _run(args: argparse.Namespace, s: settings.Settings) -> int:
     if not landing.is_dir():
         print(f"error: landing folder {landing} does not exist", file=sys.stderr)
         return 2
-    dbt_project.prepare()  # the manifest must match the models before definitions load
+    dbt_project.prepare_if_changed()  # the manifest must match the models before loading
     from okendo_pipeline.definitions import defs
 
     options = pipeline.RunOptions(

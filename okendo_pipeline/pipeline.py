@@ -66,6 +66,8 @@ def resource_config(options: RunOptions, definitions: dg.Definitions) -> dict[st
         run_settings["as_of"] = options.as_of.isoformat()
     if options.full_refresh:
         run_settings["full_refresh"] = True
+    if options.dry_run:
+        run_settings["dry_run"] = True
     if run_settings:
         overrides["run_settings"] = run_settings
     resources = {
@@ -113,10 +115,9 @@ def run(options: RunOptions, definitions: dg.Definitions) -> int:
             if not resource.enabled and not options.dry_run:
                 print(f"{name}: off ({resource.key_variable} is not set)")
                 continue
-            plan = {"ops": {f"{name}_plan": {"config": {"dry_run": options.dry_run}}}}
             with _quiet(options.verbose):
                 sync = definitions.resolve_job_def(job_name(name)).execute_in_process(
-                    instance=inst, raise_on_error=False, run_config={**base, **plan}
+                    instance=inst, raise_on_error=False, run_config=base
                 )
             ok = ok and sync.success
             print(render_sync_run(database, sync.run_id, name))

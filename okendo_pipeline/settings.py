@@ -78,14 +78,27 @@ class Settings(BaseSettings):
     def reference_date(self) -> date:
         return self.as_of or datetime.now(UTC).date()
 
+    @classmethod
+    def destinations(cls) -> list[str]:
+        """Every destination's name: the fields holding a destination's settings group."""
+        return [
+            name
+            for name, info in cls.model_fields.items()
+            if isinstance(info.annotation, type) and issubclass(info.annotation, BaseSettings)
+        ]
+
+    def syncing(self) -> list[str]:
+        """The destinations a run syncs: those with a key, or every one in a dry run."""
+        return [n for n in self.destinations() if self.dry_run or getattr(self, n).enabled]
+
 
 def _groups() -> dict[str, type[BaseSettings]]:
     """Settings and each destination's group, by class name (the title of their errors)."""
     groups: dict[str, type[BaseSettings]] = {"Settings": Settings}
-    for info in Settings.model_fields.values():
-        kind = info.annotation
-        if isinstance(kind, type) and issubclass(kind, BaseSettings):
-            groups[kind.__name__] = kind
+    for name in Settings.destinations():
+        kind = Settings.model_fields[name].annotation
+        assert isinstance(kind, type) and issubclass(kind, BaseSettings)
+        groups[kind.__name__] = kind
     return groups
 
 

@@ -7,6 +7,7 @@ import duckdb
 import pytest
 
 from okendo_pipeline import settings
+from okendo_pipeline.defs.sync.factory import op_handle
 from okendo_pipeline.lib.sync.report import SyncReport
 from okendo_pipeline.pipeline import config_of
 
@@ -53,15 +54,18 @@ def sync(
         definitions = defs()
         job = definitions.resolve_job_def(f"{dest}_sync")
         run_config = {
-            "ops": {f"{dest}_plan": {"config": {"dry_run": dry_run}}},
-            "resources": {dest: config_of(definitions.resources[dest], **FAST, **resource)},
+            "resources": {
+                dest: config_of(definitions.resources[dest], **FAST, **resource),
+                "run_settings": config_of(definitions.resources["run_settings"], dry_run=dry_run),
+            },
         }
         # The key is an EnvVar, resolved when the run starts: still inside the environment.
         with dg.instance_for_test() as instance:
             result = job.execute_in_process(
                 run_config=run_config, instance=instance, raise_on_error=False
             )
-            report = result.output_for_node(f"{dest}_deliver") if result.success else None
+            deliver = op_handle(dest, "deliver")
+            report = result.output_for_node(deliver, "report") if result.success else None
     settings.load.cache_clear()
     return report
 

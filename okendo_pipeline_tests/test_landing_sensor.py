@@ -14,7 +14,7 @@ from dagster._core.test_utils import create_run_for_test
 
 from okendo_pipeline.defs.common.resources import LandingResource
 from okendo_pipeline.defs.common.runs import WAREHOUSE_TAG
-from okendo_pipeline.defs.okendo.sensors import okendo_landing_sensor
+from okendo_pipeline.defs.okendo.sensors import landing_sensor
 from okendo_pipeline.lib.okendo.generator.generate import generate
 from okendo_pipeline_tests.samples import envelope, write_landing
 
@@ -25,7 +25,7 @@ def tick(instance, landing: Path, cursor: str | None = None):
     context = dg.build_sensor_context(
         instance=instance, cursor=cursor, resources={"landing": LandingResource(path=str(landing))}
     )
-    return okendo_landing_sensor(context)
+    return landing_sensor()(context)
 
 
 def test_new_files_launch_once_and_wait_for_a_writer(landing: Path) -> None:
@@ -76,7 +76,7 @@ def test_the_daemon_runs_a_micro_batch_when_files_are_published(tmp_path: Path) 
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             with dg.DagsterInstance.from_config(str(home)) as instance:
-                runs = instance.get_runs(filters=dg.RunsFilter(job_name="okendo_refresh"))
+                runs = instance.get_runs(filters=dg.RunsFilter(job_name="okendo_micro_batch"))
                 if len(runs) >= count and all(r.is_finished for r in runs):
                     return runs
             assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]

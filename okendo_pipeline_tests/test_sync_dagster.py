@@ -3,6 +3,8 @@
 import dagster as dg
 import pytest
 
+from okendo_pipeline.defs.sync.factory import op_handle
+from okendo_pipeline.pipeline import config_of
 from okendo_pipeline_tests.syncing import AS_OF, BRAZE_KEY, ITERABLE_KEY, scalar
 
 MARTS = [dg.AssetKey(["marts", "customer_profiles"]), dg.AssetKey(["marts", "customer_events"])]
@@ -61,8 +63,7 @@ def test_sensor_says_what_it_saw(env, monkeypatch):
         assert off.skip_message == "Braze is off: BRAZE_API_KEY is not set"
         monkeypatch.setenv("OKENDO_DRY_RUN", "1")  # a dry run needs no key
         dry, _ = tick(instance, "braze_after_marts")
-        config = dry.run_requests[0].run_config["ops"]["braze_plan"]["config"]
-        assert config == {"dry_run": True}
+        assert dry.run_requests  # the run's settings hold OKENDO_DRY_RUN
 
 
 def test_sync_job_reports_the_destination_asset(env, fakes):
@@ -96,19 +97,16 @@ def test_sync_job_fails_clearly_when_the_destination_is_off(env, monkeypatch):
             .execute_in_process(instance=instance, raise_on_error=False)
         )
     assert not result.success
-    failure = result.failure_data_for_node("iterable_plan")
+    failure = result.failure_data_for_node(op_handle("iterable", "plan"))
     assert "Iterable is off: set ITERABLE_API_KEY" in failure.error.message
 
 
 def test_dry_run_job_observes_without_materializing(env, fakes):
+    defs = definitions()
+    dry_run = config_of(defs.resources["run_settings"], dry_run=True)
     with dg.instance_for_test() as instance:
-        result = (
-            definitions()
-            .resolve_job_def("braze_sync")
-            .execute_in_process(
-                instance=instance,
-                run_config={"ops": {"braze_plan": {"config": {"dry_run": True}}}},
-            )
+        result = defs.resolve_job_def("braze_sync").execute_in_process(
+            instance=instance, run_config={"resources": {"run_settings": dry_run}}
         )
         assert result.success
         assert not result.get_asset_materialization_events()
@@ -122,3 +120,43 @@ def test_schedule_runs_the_refresh_nightly():
     schedule = definitions().get_repository_def().get_schedule_def("nightly_refresh")
     assert schedule.cron_schedule == "0 2 * * *" and schedule.job_name == "okendo_refresh"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_the_micro_batch_syncs_in_its_own_run_and_the_sync_sensors_stand_down(
+    env, fakes, monkeypatch
+):
+    """The landing sensor's job loads, rebuilds and syncs every destination that is on; the
+    destinations' sensors then see marts their run already synced, and launch nothing."""
+    landing = env.replace("okendo.duckdb", "landing")
+    monkeypatch.setenv("OKENDO_LANDING_DIR", landing)
+    defs = definitions()
+    job = defs.resolve_job_def("okendo_micro_batch")
+    assert set(job.tags["okendo/synced"].split(",")) == {"iterable", "braze"}
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        assert result.success
+        synced = {
+            e.asset_key.path[-1]
+            for e in result.get_asset_materialization_events()
+            if e.asset_key.path[0] == "destination"
+        }
+        assert synced == {"iterable", "braze"}
+        profiles = scalar(env, "select count(*) from marts.customer_profiles")
+        assert len(fakes["iterable"][0].users) == profiles
+        for name in ("iterable", "braze"):
+            stood_down, _ = tick(instance, f"{name}_after_marts")
+            reason = stood_down.skip_reason.skip_message
+            assert reason == f"the run that rebuilt the marts synced {name} too"
+        # A rebuild by the refresh job alone is still followed by each destination's sync.
+        refresh = defs.resolve_job_def("okendo_refresh").execute_in_process(instance=instance)
+        assert refresh.success
+        after, _ = tick(instance, "iterable_after_marts", cursor=stood_down.cursor)
+        assert after.run_requests
+
+
+def test_the_micro_batch_leaves_out_a_destination_that_is_off(env, monkeypatch):
+    monkeypatch.delenv("BRAZE_API_KEY")
+    job = definitions().resolve_job_def("okendo_micro_batch")
+    assert job.tags["okendo/synced"] == "iterable"
+    selected = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    assert "destination/iterable" in selected and "destination/braze" not in selected

@@ -1,5 +1,6 @@
 """The dbt project as Dagster sees it: where it is, and making sure its manifest exists."""
 
+import hashlib
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -13,12 +14,46 @@ def prepare() -> None:
     """Parse the project so the manifest matches the models (about 5 s).
 
     ``dagster dev`` does this itself (``prepare_if_dev``); the command line calls it before
-    each run so edited models are picked up; a deployment runs it at build time.
+    a run when a project file changed, so edited models are picked up; a deployment runs it
+    at build time.
     """
     dbt_project.preparer.prepare(dbt_project)
+
+
+def manifest_is_current() -> bool:
+    """The manifest is newer than every file dbt parses (models, macros, seeds, tests, the
+    project and profile files): parsing again would give the same manifest."""
+    manifest = dbt_project.manifest_path
+    if not manifest.exists():
+        return False
+    built = manifest.stat().st_mtime_ns
+    root = dbt_project.project_dir
+    sources = [root / "dbt_project.yml", root / "profiles.yml"]
+    for folder in ("models", "macros", "seeds", "tests", "snapshots", "analyses"):
+        if (root / folder).is_dir():
+            sources += (p for p in (root / folder).rglob("*") if p.is_file())
+    return all(p.stat().st_mtime_ns <= built for p in sources if p.exists())
+
+
+def prepare_if_changed() -> None:
+    """Parse when a project file changed since the last parse (about 4 s saved per run)."""
+    if not manifest_is_current():
+        prepare()
 
 
 def ensure_manifest() -> None:
     """Parse only when there is no manifest yet, so loading definitions never fails on it."""
     if not dbt_project.manifest_path.exists():
         prepare()
+
+
+def build_target(database: str) -> Path:
+    """The target folder of builds against ``database``: one per warehouse, kept between runs.
+
+    dbt reuses its parse (``partial_parse.msgpack``) only when the target folder and the vars
+    are those of the last parse; dagster-dbt's default, a new folder per invocation, costs a
+    full parse (about 4 s) on every micro-batch. Warehouse-writing runs never overlap, so one
+    folder per warehouse is never written by two builds at once.
+    """
+    digest = hashlib.sha256(str(Path(database).resolve()).encode()).hexdigest()[:12]
+    return dbt_project.project_dir / "target" / f"build-{digest}"

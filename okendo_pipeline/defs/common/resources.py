@@ -42,10 +42,12 @@ class LandingResource(dg.ConfigurableResource):
 class RunSettingsResource(dg.ConfigurableResource):
     """What a run computes as of, and how it syncs: ``as_of`` (ISO date; unset = today in UTC
     when the run starts), the points expiry, the sync's backfill, attempts and log days, and
-    ``full_refresh``: rebuild every model from raw instead of the touched customers."""
+    ``full_refresh``: rebuild every model from raw instead of the touched customers;
+    ``dry_run``: syncs compute and store exactly what they would send, and send nothing."""
 
     as_of: str | None = None
     full_refresh: bool = False
+    dry_run: bool = False
     points_expiry_months: int = 12
     events_backfill_start: str = "30d"
     sync_max_attempts: int = 10
@@ -63,13 +65,13 @@ class RunSettingsResource(dg.ConfigurableResource):
             "points_expiry_months": self.points_expiry_months,
         }
 
-    def sync_settings(self, *, dry_run: bool) -> SyncSettings:
+    def sync_settings(self) -> SyncSettings:
         return SyncSettings(
             as_of=self.reference_date(),
             events_backfill_start=self.events_backfill_start,
             max_attempts=self.sync_max_attempts,
             log_days=self.sync_log_days,
-            dry_run=dry_run,
+            dry_run=self.dry_run,
         )
 
 
@@ -86,6 +88,7 @@ def defs() -> dg.Definitions:
                 events_backfill_start=s.events_backfill_start,
                 sync_max_attempts=s.sync_max_attempts,
                 sync_log_days=s.sync_log_days,
+                dry_run=s.dry_run,
             ),
         }
     )

@@ -8,6 +8,8 @@ flight (and ``warehouse.connect`` waits for the DuckDB lock if two still meet).
 import dagster as dg
 
 WAREHOUSE_TAG = {"okendo/warehouse": "write"}
+# On a run that syncs destinations itself: their names, comma-separated.
+SYNCED_TAG = "okendo/synced"
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,

@@ -9,7 +9,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from okendo_pipeline.defs.common.resources import RunSettingsResource, WarehouseResource
 from okendo_pipeline.lib import incremental
-from okendo_pipeline.lib.dbt_project import dbt_project, ensure_manifest
+from okendo_pipeline.lib.dbt_project import build_target, dbt_project, ensure_manifest
 
 ensure_manifest()
 dbt_project.prepare_if_dev()
@@ -53,7 +53,9 @@ def okendo_dbt_models(
     context.log.info(f"{'full' if plan.full_refresh else 'incremental'} build: {plan.reason}")
     args = ["build", "--vars", json.dumps(dbt_vars)]
     yield from dbt.cli(
-        [*args, "--full-refresh"] if plan.full_refresh else args, context=context
+        [*args, "--full-refresh"] if plan.full_refresh else args,
+        context=context,
+        target_path=build_target(warehouse.database),
     ).stream()
     with warehouse.connect() as conn:
         incremental.finish_build(conn, plan)

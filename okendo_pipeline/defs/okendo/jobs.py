@@ -1,19 +1,40 @@
-"""The refresh job and its nightly schedule: load, rebuild; the sync sensors take it from there.
-Between nights, ``okendo_landing_sensor`` launches the same job when files are published."""
+"""The refresh job and its nightly schedule, and the micro-batch the landing sensor launches.
+
+``okendo_refresh`` loads new landing files and rebuilds everything downstream; each
+destination's sensor then launches its sync. ``okendo_micro_batch`` does the same and syncs
+every destination that is on in the same run, right after the marts: a webhook published in the
+landing folder reaches the destinations without waiting for a second run to be launched.
+"""
 
 import dagster as dg
 
-from okendo_pipeline.defs.common.runs import WAREHOUSE_TAG
+from okendo_pipeline import settings
+from okendo_pipeline.defs.common.runs import SYNCED_TAG, WAREHOUSE_TAG
 
 REFRESH_JOB = "okendo_refresh"
+MICRO_BATCH_JOB = "okendo_micro_batch"
+DESTINATIONS = "destinations"
 
 okendo_refresh = dg.define_asset_job(
     REFRESH_JOB,
-    # Everything we materialize; the destinations are external assets their sync jobs report.
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("destinations"),
+    # Everything we materialize except the destinations, which their sync jobs materialize.
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(DESTINATIONS),
     tags=WAREHOUSE_TAG,
     description="Load new landing files and rebuild everything downstream of them.",
 )
+
+
+def micro_batch_job():  # an unresolved asset job: resolved when the definitions load
+    """Load, rebuild and sync the destinations that are on (every one in a dry run)."""
+    on = settings.load().syncing()
+    syncs = dg.AssetSelection.assets(*(dg.AssetKey(["destination", n]) for n in on))
+    return dg.define_asset_job(
+        MICRO_BATCH_JOB,
+        selection=dg.AssetSelection.all() - dg.AssetSelection.groups(DESTINATIONS) | syncs,
+        tags={**WAREHOUSE_TAG, SYNCED_TAG: ",".join(on)},
+        description="Load new landing files, rebuild what they touched, sync what changed.",
+    )
+
 
 nightly_refresh = dg.ScheduleDefinition(
     name="nightly_refresh",

@@ -1,11 +1,11 @@
-"""``okendo_landing_sensor``: a micro-batch refresh as soon as files are published.
+"""``okendo_landing_sensor``: a micro-batch (load, rebuild, sync) as soon as files are published.
 
 The receiver (and the API extractor, and anyone copying files in) publishes whole files into
 the landing folder, by creating or renaming them there. Each tick fingerprints the folders by
 their modification time (it changes whenever a file is added) and how many envelope files they
 list (two files added within one tick of the kernel's coarse clock leave the same time): a
 directory listing, no ``stat`` per file, however many small files pile up (landing files never
-change once written). A new fingerprint launches ``okendo_refresh`` once (its run_key), unless
+change once written). A new fingerprint launches ``okendo_micro_batch`` once (its run_key), unless
 a run writing the warehouse is still in flight: then the files wait for the next tick, and one
 run takes all that arrived meanwhile.
 """
@@ -18,7 +18,7 @@ import dagster as dg
 
 from okendo_pipeline.defs.common.resources import LandingResource
 from okendo_pipeline.defs.common.runs import warehouse_writer
-from okendo_pipeline.defs.okendo.jobs import okendo_refresh
+from okendo_pipeline.defs.okendo.jobs import micro_batch_job
 from okendo_pipeline.lib.okendo.loader import LANDING_SUFFIXES
 
 TICK_SECONDS = 5
@@ -46,16 +46,10 @@ def fingerprint(landing: Path) -> tuple[str, int]:
     return digest.hexdigest(), total
 
 
-@dg.sensor(
-    name="okendo_landing_sensor",
-    job=okendo_refresh,
-    minimum_interval_seconds=TICK_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Launch the refresh when new files are published in the landing folder.",
-)
-def okendo_landing_sensor(
+def evaluate(
     context: dg.SensorEvaluationContext, landing: LandingResource
 ) -> dg.SensorResult | dg.SkipReason:
+    """One tick: a run request when the landing folder changed and no writer is in flight."""
     digest, count = fingerprint(Path(landing.path))
     if not count:
         return dg.SkipReason(f"no envelope files in {landing.path} yet")
@@ -73,3 +67,28 @@ def okendo_landing_sensor(
         ],
         cursor=digest,
     )
+
+
+def landing_sensor(job=None) -> dg.SensorDefinition:
+    """The sensor, on the micro-batch job of the destinations that are on when it loads."""
+
+    @dg.sensor(
+        name="okendo_landing_sensor",
+        job=job or micro_batch_job(),
+        minimum_interval_seconds=TICK_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Launch the micro-batch (load, rebuild, sync) when new files are "
+        "published in the landing folder.",
+    )
+    def okendo_landing_sensor(
+        context: dg.SensorEvaluationContext, landing: LandingResource
+    ) -> dg.SensorResult | dg.SkipReason:
+        return evaluate(context, landing)
+
+    return okendo_landing_sensor
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    job = micro_batch_job()
+    return dg.Definitions(jobs=[job], sensors=[landing_sensor(job)])

@@ -1,10 +1,13 @@
-"""Builds one destination's sync: its resource, an external asset, a two-op job, a sensor.
+"""Builds one destination's sync: its resource, an asset, a job, a sensor.
 
-Lineage in the UI runs raw files -> dbt marts -> ``destination/<name>``. The job plans (the diff,
-committed as the run's intent) then delivers (send, journal, fold); the sensor launches it when
-the marts have been rebuilt by a finished run, with a run_key made of the marts'
-materialization ids, so one rebuild never launches two syncs. Nothing here names a vendor: the
-destination's resource provides its codec and sender.
+Lineage in the UI runs raw files -> dbt marts -> ``destination/<name>``. The asset is a graph of
+two ops: plan (the diff, committed as the run's intent), then deliver (send, journal, fold);
+it materializes when a real sync succeeded (a dry run records an observation). The
+``<name>_sync`` job runs it alone; the landing sensor's micro-batch runs it right after the
+marts, in the same run. The sensor launches the job when the marts were rebuilt by a finished
+run that did not sync this destination itself (the nightly refresh, a rebuild from the UI),
+with a run_key made of the marts' materialization ids, so one rebuild never launches two
+syncs. Nothing here names a vendor: the destination's resource provides its codec and sender.
 """
 
 import json
@@ -14,7 +17,7 @@ import dagster as dg
 
 from okendo_pipeline import settings
 from okendo_pipeline.defs.common.resources import RunSettingsResource, WarehouseResource
-from okendo_pipeline.defs.common.runs import WAREHOUSE_TAG, warehouse_writer
+from okendo_pipeline.defs.common.runs import SYNCED_TAG, WAREHOUSE_TAG, warehouse_writer
 from okendo_pipeline.defs.sync.resource import DestinationResource
 from okendo_pipeline.lib.sync.report import SyncReport
 from okendo_pipeline.lib.sync.run import begin_run, deliver
@@ -25,18 +28,21 @@ ATTRIBUTES_MART = dg.AssetKey(["marts", "customer_profile_attributes"])
 DESTINATION_TAG = "okendo/destination"
 
 
-class SyncConfig(dg.Config):
-    """``dry_run``: compute and store exactly what would be sent; send nothing."""
-
-    dry_run: bool = False
-
-
 def asset_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["destination", name])
 
 
 def job_name(name: str) -> str:
     return f"{name}_sync"
+
+
+def graph_name(name: str) -> str:
+    return f"destination_{name}"
+
+
+def op_handle(name: str, step: str) -> str:
+    """The handle of a destination's ``plan`` or ``deliver`` op, for a run's results."""
+    return f"{graph_name(name)}.{name}_{step}"
 
 
 def metadata(report: SyncReport) -> dict[str, Any]:
@@ -53,17 +59,14 @@ def plan_step(
     warehouse: WarehouseResource,
     run_settings: RunSettingsResource,
     run_id: str,
-    dry_run: bool,
 ) -> SyncReport:
     """The plan op's work: fold any interrupted run, diff, commit the plan."""
-    if not resource.enabled and not dry_run:
+    if not resource.enabled and not run_settings.dry_run:
         raise dg.Failure(
             description=f"{resource.title} is off: set {resource.key_variable} (or run a dry run)"
         )
     with warehouse.connect() as conn:
-        return begin_run(
-            conn, resource.codec(), run_id, run_settings.sync_settings(dry_run=dry_run)
-        )
+        return begin_run(conn, resource.codec(), run_id, run_settings.sync_settings())
 
 
 def deliver_step(
@@ -81,29 +84,22 @@ def deliver_step(
 def build(name: str, resource: DestinationResource, *, uses_attributes: bool) -> dg.Definitions:
     """Everything one destination contributes, from its resource."""
     title, key = resource.title, asset_key(name)
-    deps = [*MARTS, ATTRIBUTES_MART] if uses_attributes else list(MARTS)
-    asset = dg.AssetSpec(
-        key,
-        deps=deps,
-        kinds={name},
-        group_name="destinations",
-        description=f"Okendo profiles and events as acknowledged by {title}; "
-        f"materialized by the {job_name(name)} job.",
-    )
+    marts = [*MARTS, ATTRIBUTES_MART] if uses_attributes else list(MARTS)
+    inputs = {f"mart_{n}": k for n, k in enumerate(marts)}  # ordering only: no value
 
     @dg.op(
         name=f"{name}_plan",
+        ins={i: dg.In(dg.Nothing) for i in inputs},
         required_resource_keys={"warehouse", "run_settings", name},
         description="Fold any interrupted run, then diff the marts against what "
         f"{title} acknowledged; the plan is committed before anything is sent.",
     )
-    def plan_op(context: dg.OpExecutionContext, config: SyncConfig) -> SyncReport:
+    def plan_op(context: dg.OpExecutionContext) -> SyncReport:
         report = plan_step(
             getattr(context.resources, name),
             context.resources.warehouse,
             context.resources.run_settings,
             context.run_id,
-            config.dry_run,
         )
         context.add_output_metadata(
             {k: v for k, v in report.as_metadata().items() if k.startswith("plan_")}
@@ -119,37 +115,67 @@ def build(name: str, resource: DestinationResource, *, uses_attributes: bool) ->
     )
     def deliver_op(context: dg.OpExecutionContext, report: SyncReport) -> SyncReport:
         report = deliver_step(getattr(context.resources, name), context.resources.warehouse, report)
-        meta = metadata(report)
-        if report.dry_run:
-            context.log_event(dg.AssetObservation(asset_key=key, metadata=meta))
-            return report
-        if report.status != "succeeded":
-            raise dg.Failure(description=report.error or "sync failed", metadata=meta)
-        context.log_event(dg.AssetMaterialization(asset_key=key, metadata=meta))
+        if not report.dry_run and report.status != "succeeded":
+            raise dg.Failure(description=report.error or "sync failed", metadata=metadata(report))
         return report
 
-    @dg.job(
-        name=job_name(name),
+    @dg.op(
+        name=f"{name}_record",
+        out={"acknowledged": dg.Out(dg.Nothing, is_required=False)},
+        description=f"Materialize destination/{name} with the sync's counts; a dry run, "
+        "which changed nothing there, is an observation instead.",
+    )
+    def record_op(context: dg.OpExecutionContext, report: SyncReport):
+        if report.dry_run:
+            context.log_event(dg.AssetObservation(asset_key=key, metadata=metadata(report)))
+        else:
+            yield dg.Output(None, output_name="acknowledged", metadata=metadata(report))
+
+    @dg.graph(
+        name=graph_name(name),
+        ins={i: dg.GraphIn() for i in inputs},
+        out={"acknowledged": dg.GraphOut()},
+    )
+    def graph(**upstream):
+        return record_op(deliver_op(plan_op(**upstream)))
+
+    destination = dg.AssetsDefinition.from_graph(
+        graph,
+        keys_by_input_name=inputs,
+        keys_by_output_name={"acknowledged": key},
+        group_name="destinations",
+        descriptions_by_output_name={
+            "acknowledged": f"Okendo profiles and events as acknowledged by {title}."
+        },
+    )
+
+    sync_job = dg.define_asset_job(
+        job_name(name),
+        selection=[key],
         tags={**WAREHOUSE_TAG, DESTINATION_TAG: name},
         executor_def=dg.in_process_executor,
         description=f"Sync changed profiles and undelivered events to {title}.",
     )
-    def sync_job() -> None:
-        deliver_op(plan_op())
 
     @dg.sensor(
         name=f"{name}_after_marts",
         job=sync_job,
         minimum_interval_seconds=5,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Launch {job_name(name)} when the marts have been rebuilt.",
+        description=f"Launch {job_name(name)} when the marts have been rebuilt by a run "
+        "that did not sync this destination.",
     )
     def sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         return evaluate_sensor(context, name, resource, dry_run=settings.load().dry_run)
 
     return dg.Definitions(
-        assets=[asset], jobs=[sync_job], sensors=[sensor], resources={name: resource}
+        assets=[destination], jobs=[sync_job], sensors=[sensor], resources={name: resource}
     )
+
+
+def synced_by(run: dg.DagsterRun | None, name: str) -> bool:
+    """The run synced destination ``name`` itself (a micro-batch tags the ones it syncs)."""
+    return run is not None and name in run.tags.get(SYNCED_TAG, "").split(",")
 
 
 def evaluate_sensor(
@@ -173,14 +199,20 @@ def evaluate_sensor(
     seen = json.loads(context.cursor) if context.cursor else {}
     if seen == ids:
         return dg.SkipReason(f"marts unchanged since the last launch (materializations {ids})")
+    runs = {}
     for key, record in latest.items():
         assert record is not None
         run_id = record.event_log_entry.run_id
-        run = context.instance.get_run_by_id(run_id) if run_id else None
+        run = runs[key] = context.instance.get_run_by_id(run_id) if run_id else None
         if run is not None and not run.is_finished:
             return dg.SkipReason(
                 f"{key.to_user_string()} is being rebuilt by run {run_id}; waiting for it to finish"
             )
+    if all(synced_by(run, name) for run in runs.values()):
+        return dg.SensorResult(
+            skip_reason=f"the run that rebuilt the marts synced {name} too",
+            cursor=json.dumps(ids),
+        )
     writer = warehouse_writer(context.instance)
     if writer is not None:
         return dg.SkipReason(
@@ -191,7 +223,6 @@ def evaluate_sensor(
         run_requests=[
             dg.RunRequest(
                 run_key=run_key,
-                run_config={"ops": {f"{name}_plan": {"config": {"dry_run": dry_run}}}},
                 tags={"okendo/marts": json.dumps(ids)},
             )
         ],
