@@ -118,3 +118,123 @@ def test_a_small_load_rebuilds_only_the_customers_it_touches(tmp_path: Path) -> 
         ).fetchone()
         left = conn.execute("select count(*) from raw.touched_customers").fetchone()[0]
     assert last == (False, 1) and left == 0  # one customer recomputed, and consumed
+
+
+def group_cmdlines(group: int) -> list[bytes]:
+    """The command lines of the processes in process group ``group`` (Linux /proc)."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[2]) == group:  # field 5: pgrp
+                out.append((proc / "cmdline").read_bytes())
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def test_a_micro_batch_killed_mid_build_is_repaired_by_the_next(tmp_path: Path) -> None:
+    """SIGKILL ``okendo-pipeline run`` while dbt builds: the load is committed, the build is not
+    recorded, the touched customers stay; the next run recomputes them and equals a full build."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    landing, database = tmp_path / "landing", str(tmp_path / "w.duckdb")
+    generate(landing, 200, seed=9, as_of=date(2026, 6, 1))
+    assert run_refresh(landing, database, "2026-06-01").success
+    with duckdb.connect(database, read_only=True) as conn:
+        review = json.loads(conn.execute(
+            "select resource from raw.current_resources where resource_type = 'review' "
+            "order by resource_id limit 1"
+        ).fetchone()[0])  # fmt: skip
+    review |= {"reviewId": "killed-1", "rating": 2}
+    line = {"resourceType": "review", "topic": "create", "sequenceNumber": "9" * 12,
+            "version": "2025-02-01", "resource": review}  # fmt: skip
+    (landing / "review" / "killed.jsonl").write_text(json.dumps(line) + "\n")
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ITERABLE_", "BRAZE_"))}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "okendo_pipeline.cli", "run", "--landing", str(landing),
+         "--database", database, "--as-of", "2026-06-01"],
+        env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and run.poll() is None:
+        if any(b"build" in cmdline.split(b"\0") for cmdline in group_cmdlines(run.pid)):
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)  # inside the build
+    assert run.poll() is None, "the run ended before its dbt build could be killed"
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(30)
+
+    with duckdb.connect(database, read_only=True) as conn:
+        builds = conn.execute("select count(*) from raw.model_builds").fetchone()[0]
+        left = conn.execute("select count(*) from raw.touched_customers").fetchone()[0]
+        loaded = conn.execute(
+            "select count(*) from raw.current_resources where resource_id = 'killed-1'"
+        ).fetchone()[0]
+    assert (builds, loaded) == (1, 1) and left >= 1  # loaded, not built, still to do
+
+    assert run_refresh(landing, database, "2026-06-01").success
+    full = str(tmp_path / "full.duckdb")
+    assert run_refresh(landing, full, "2026-06-01").success
+    assert differences(database, full) == dict.fromkeys(MARTS, 0)
+    with duckdb.connect(database, read_only=True) as conn:
+        last = conn.execute(
+            "select full_refresh from raw.model_builds order by finished_at desc limit 1"
+        ).fetchone()
+        left = conn.execute("select count(*) from raw.touched_customers").fetchone()[0]
+    assert last == (False,) and left == 0
+
+
+def test_an_incremental_build_tests_the_rows_it_rebuilt(tmp_path: Path) -> None:
+    """The tests of an incremental build read the touched customers' rows: a bad value there
+    fails the build; one left alone elsewhere waits for the next full build, which fails."""
+    landing, database = tmp_path / "landing", str(tmp_path / "w.duckdb")
+    generate(landing, 100, seed=4, as_of=date(2026, 6, 1))
+    assert run_refresh(landing, database, "2026-06-01").success
+
+    def corrupt(touch: bool) -> None:
+        """Rate one more customer's first review 9 (outside 1-5), past the loader's checks."""
+        with duckdb.connect(database) as conn:
+            key, review_id = conn.execute(
+                "select customer_key, resource_id from raw.current_resources "
+                "where resource_type = 'review' and (resource ->> '$.rating')::int <> 9 "
+                "order by customer_key limit 1"
+            ).fetchone()
+            conn.execute(
+                "update raw.current_resources set resource = json_merge_patch(resource, "
+                "'{\"rating\": 9}') where resource_id = ?",
+                [review_id],
+            )
+            if touch:
+                conn.execute("insert into raw.touched_customers values (?, 'test')", [key])
+
+    def failed_checks(result) -> set[str]:
+        return {
+            e.event_specific_data.check_name
+            for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+        }
+
+    corrupt(touch=False)
+    corrupt(touch=True)
+    failed = failed_checks(run_refresh(landing, database, "2026-06-01"))
+    assert any(name.startswith("accepted_values_stg_okendo__reviews_rating") for name in failed)
+    with duckdb.connect(database) as conn:  # put the touched one right; the other stays
+        conn.execute(
+            "update raw.current_resources set resource = json_merge_patch(resource, "
+            "'{\"rating\": 5}') where resource_id = (select resource_id from raw.current_resources"
+            " where resource_type = 'review' and (resource ->> '$.rating')::int = 9 "
+            " and customer_key in (select customer_key from raw.touched_customers))"
+        )
+    incremental = run_refresh(landing, database, "2026-06-01")
+    assert incremental.success and not failed_checks(incremental)  # the other is not its rows
+    full = run_refresh(landing, database, "2026-06-02")  # a new day: a full build
+    assert any(
+        n.startswith("accepted_values_stg_okendo__reviews_rating") for n in failed_checks(full)
+    )

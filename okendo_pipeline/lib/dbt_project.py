@@ -1,6 +1,5 @@
 """The dbt project as Dagster sees it: where it is, and making sure its manifest exists."""
 
-import hashlib
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -48,12 +47,13 @@ def ensure_manifest() -> None:
 
 
 def build_target(database: str) -> Path:
-    """The target folder of builds against ``database``: one per warehouse, kept between runs.
+    """The target folder of builds against ``database``, beside it and kept between runs
+    (``.okendo.duckdb.dbt`` for ``okendo.duckdb``).
 
     dbt reuses its parse (``partial_parse.msgpack``) only when the target folder and the vars
     are those of the last parse; dagster-dbt's default, a new folder per invocation, costs a
     full parse (about 4 s) on every micro-batch. Warehouse-writing runs never overlap, so one
-    folder per warehouse is never written by two builds at once.
+    folder per warehouse is never written by two builds at once; it goes with its warehouse.
     """
-    digest = hashlib.sha256(str(Path(database).resolve()).encode()).hexdigest()[:12]
-    return dbt_project.project_dir / "target" / f"build-{digest}"
+    path = Path(database).resolve()
+    return path.parent / f".{path.name}.dbt"
