@@ -54,6 +54,7 @@ def environment(work: Path, iterable: str, braze: str) -> dict[str, str]:
     return env | {
         "OKENDO_LANDING_DIR": str(work / "landing"),
         "OKENDO_DUCKDB_PATH": str(work / "okendo.duckdb"),
+        "OKENDO_ANALYTICS_PATH": str(work / "okendo_analytics.duckdb"),
         "OKENDO_WEBHOOK_SECRET": SECRET,
         "ITERABLE_API_KEY": "iterable-test-key",
         "ITERABLE_BASE_URL": iterable,

@@ -20,8 +20,9 @@ from typing import Any
 
 import dagster as dg
 
+from okendo_pipeline.defs.analytics.assets import ANALYTICS, PUBLISH_JOB
 from okendo_pipeline.defs.okendo.jobs import REFRESH_JOB
-from okendo_pipeline.defs.sync.factory import job_name
+from okendo_pipeline.defs.sync.factory import asset_key, job_name
 from okendo_pipeline.defs.sync.resource import DestinationResource
 from okendo_pipeline.lib.status import render_sync_run
 
@@ -101,9 +102,14 @@ def run(options: RunOptions, definitions: dg.Definitions) -> int:
     )
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     with instance if instance is not None else dg.DagsterInstance.ephemeral() as inst:
+        refresh = definitions.resolve_job_def(REFRESH_JOB)
         with _quiet(options.verbose):
-            result = definitions.resolve_job_def(REFRESH_JOB).execute_in_process(
-                instance=inst, raise_on_error=False, run_config=base
+            result = refresh.execute_in_process(
+                instance=inst,
+                raise_on_error=False,
+                run_config=base,
+                # Publishing comes once, after the syncs.
+                asset_selection=list(refresh.asset_layer.selected_asset_keys - {ANALYTICS}),
             )
         for line in refresh_summary(result, inst, database):
             print(line)
@@ -117,10 +123,19 @@ def run(options: RunOptions, definitions: dg.Definitions) -> int:
                 continue
             with _quiet(options.verbose):
                 sync = definitions.resolve_job_def(job_name(name)).execute_in_process(
-                    instance=inst, raise_on_error=False, run_config=base
+                    instance=inst,
+                    raise_on_error=False,
+                    run_config=base,
+                    asset_selection=[asset_key(name)],  # publishing comes once, below
                 )
             ok = ok and sync.success
             print(render_sync_run(database, sync.run_id, name))
+        with _quiet(options.verbose):
+            published = definitions.resolve_job_def(PUBLISH_JOB).execute_in_process(
+                instance=inst, raise_on_error=False, run_config=base
+            )
+        ok = ok and published.success
+        print(publish_summary(published))
     print("succeeded" if ok else "FAILED: a sync did not finish; see above")
     return 0 if ok else 1
 
@@ -133,6 +148,21 @@ def _quiet(verbose: bool):
         return
     with contextlib.redirect_stdout(io.StringIO()):
         yield
+
+
+def publish_summary(result: dg.ExecuteInProcessResult) -> str:
+    """One line: where the analysts' database is, and whether this run replaced it."""
+    for event in result.get_asset_materialization_events():
+        meta = {k: v.value for k, v in event.materialization.metadata.items()}
+        if meta.get("skipped_unchanged"):
+            return f"analytics: {meta['path']} unchanged"
+        return (
+            f"analytics: published {meta['tables']} tables, {meta['rows']:,} rows to "
+            f"{meta['path']}; {meta['seconds']:.1f}s"
+        )
+    failures = [e.step_failure_data.error for e in result.get_step_failure_events()]
+    reason = failures[0].message.strip() if failures and failures[0] else "?"
+    return f"analytics: not published: {reason}"
 
 
 def last_build(database: str) -> str | None:

@@ -28,6 +28,7 @@ from okendo_pipeline.lib.sync.settings import backfill_cutoff
 
 DEFAULT_DUCKDB_PATH = Path("data/okendo.duckdb")
 DEFAULT_LANDING_DIR = Path("data/landing")
+DEFAULT_ANALYTICS_PATH = Path("data/okendo_analytics.duckdb")
 
 
 class SettingsError(ValueError):
@@ -41,6 +42,7 @@ class Settings(BaseSettings):
 
     duckdb_path: Path = DEFAULT_DUCKDB_PATH
     landing_dir: Path = DEFAULT_LANDING_DIR
+    analytics_path: Path = DEFAULT_ANALYTICS_PATH
     as_of: date | None = None  # None = today in UTC, decided when a run starts
     points_expiry_months: int = Field(12, ge=0)
     events_backfill_start: str = "30d"
@@ -64,7 +66,7 @@ class Settings(BaseSettings):
         backfill_cutoff(value, date(2000, 1, 1))  # raises on a malformed value
         return value.strip()
 
-    @field_validator("duckdb_path")
+    @field_validator("duckdb_path", "analytics_path")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         """Every process that opens the warehouse, dbt's included, must mean the same file,

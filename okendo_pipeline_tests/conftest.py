@@ -27,6 +27,22 @@ def conn(warehouse_path: str) -> Iterator[duckdb.DuckDBPyConnection]:
         yield connection
 
 
+@pytest.fixture(scope="session", autouse=True)
+def analytics_for_the_session(tmp_path_factory) -> Iterator[None]:
+    """Runs publish the analysts' file; never into the checkout's data/ folder."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("OKENDO_ANALYTICS_PATH", str(tmp_path_factory.mktemp("analytics") / "a.duckdb"))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def analytics_for_the_test(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "analytics" / "okendo_analytics.duckdb"
+    monkeypatch.setenv("OKENDO_ANALYTICS_PATH", str(path))
+    return path
+
+
 @pytest.fixture(autouse=True)
 def fresh_settings() -> Iterator[None]:
     """Settings are read once per process; tests change the environment, so each starts with

@@ -17,6 +17,8 @@ def cli(
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("OKENDO_", "DAGSTER_HOME", "ITERABLE_", "BRAZE_"))
+        # In the checkout's folder, the test's analytics file, not the checkout's data/.
+        or (k == "OKENDO_ANALYTICS_PATH" and cwd is None)
     }
     full_env.update(env or {})
     return subprocess.run(
@@ -114,5 +116,9 @@ def test_readme_quickstart_defaults_to_the_working_folder(tmp_path: Path) -> Non
         payloads = conn.execute("select count(*) from sync.outbox_payloads").fetchone()[0]
         acknowledged = conn.execute("select count(*) from sync.profile_state").fetchone()[0]
     assert payloads > 40 and acknowledged == 0
+    analytics = tmp_path / "data" / "okendo_analytics.duckdb"  # the analysts' copy, by default
+    with duckdb.connect(str(analytics), read_only=True) as conn:
+        profiles = conn.execute("select count(*) from marts.customer_profiles").fetchone()[0]
+    assert profiles >= 40
     status = cli("status", cwd=tmp_path)
     assert status.returncode == 0 and "not synced yet (dry runs only)" in status.stdout

@@ -65,6 +65,7 @@ def test_the_daemon_runs_a_micro_batch_when_files_are_published(tmp_path: Path) 
         "OKENDO_LANDING_DIR": str(landing),
         "OKENDO_DUCKDB_PATH": str(database),
         "OKENDO_AS_OF": "2026-06-01",
+        "OKENDO_ANALYTICS_PATH": str(tmp_path / "analytics.duckdb"),
     }
     log = (tmp_path / "daemon.log").open("w")
     daemon = subprocess.Popen(

@@ -8,6 +8,7 @@ through the run config, so no code writes the environment.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -18,12 +19,17 @@ from okendo_pipeline.lib.sync.settings import SyncSettings
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB file analysts query and every step writes (``OKENDO_DUCKDB_PATH``), as an
-    absolute path: dbt, which runs in its project folder, must open the same file."""
+    """The DuckDB file every step writes (``OKENDO_DUCKDB_PATH``), as an absolute path: dbt,
+    which runs in its project folder, must open the same file; and the copy analysts query
+    (``OKENDO_ANALYTICS_PATH``), published from it after each run."""
 
     database: str
+    analytics: str = str(settings.DEFAULT_ANALYTICS_PATH.resolve())
     memory_limit: str = warehouse.DEFAULT_MEMORY_LIMIT
     threads: int | None = None
+
+    def analytics_path(self) -> Path:
+        return Path(self.analytics)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -80,7 +86,9 @@ def defs() -> dg.Definitions:
     s = settings.load()
     return dg.Definitions(
         resources={
-            "warehouse": WarehouseResource(database=str(s.duckdb_path)),
+            "warehouse": WarehouseResource(
+                database=str(s.duckdb_path), analytics=str(s.analytics_path)
+            ),
             "landing": LandingResource(path=str(s.landing_dir)),
             "run_settings": RunSettingsResource(
                 as_of=s.as_of.isoformat() if s.as_of else None,

@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 
 from okendo_pipeline import settings
+from okendo_pipeline.defs.analytics.assets import ANALYTICS
 from okendo_pipeline.defs.common.resources import RunSettingsResource, WarehouseResource
 from okendo_pipeline.defs.common.runs import SYNCED_TAG, WAREHOUSE_TAG, warehouse_writer
 from okendo_pipeline.defs.sync.resource import DestinationResource
@@ -151,7 +152,7 @@ def build(name: str, resource: DestinationResource, *, uses_attributes: bool) ->
 
     sync_job = dg.define_asset_job(
         job_name(name),
-        selection=[key],
+        selection=[key, ANALYTICS],
         tags={**WAREHOUSE_TAG, DESTINATION_TAG: name},
         executor_def=dg.in_process_executor,
         description=f"Sync changed profiles and undelivered events to {title}.",

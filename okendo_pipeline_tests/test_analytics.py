@@ -1,0 +1,90 @@
+"""The analysts' database: published after runs, replaced whole, never in a run's way."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from okendo_pipeline.lib import analytics
+from okendo_pipeline.lib.okendo.generator.generate import generate
+from okendo_pipeline_tests.runs import run_refresh
+
+ANALYST = textwrap.dedent(
+    """
+    import json, sys, time, duckdb
+    conn = duckdb.connect(sys.argv[1], read_only=True)
+    print(json.dumps({"open": True}), flush=True)
+    seen = set()
+    while not sys.stdin.closed:
+        seen.add(conn.execute("select count(*) from marts.customer_events").fetchone()[0])
+        if sys.stdin in __import__("select").select([sys.stdin], [], [], 0.05)[0]:
+            break
+    print(json.dumps({"seen": sorted(seen)}), flush=True)
+    """
+)
+
+
+def test_an_open_analyst_session_never_blocks_a_run(tmp_path: Path, analytics_for_the_test):
+    landing, database = tmp_path / "landing", str(tmp_path / "w.duckdb")
+    generate(landing, 60, seed=2, as_of=date(2026, 6, 1))
+    assert run_refresh(landing, database, "2026-06-01").success
+    published = analytics_for_the_test
+    with duckdb.connect(str(published), read_only=True) as conn:
+        before = conn.execute("select count(*) from marts.customer_events").fetchone()[0]
+        when = conn.execute("select published_at from okendo.published").fetchone()[0]
+    assert before > 0 and when is not None
+
+    analyst = subprocess.Popen(
+        [sys.executable, "-c", ANALYST, str(published)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert json.loads(analyst.stdout.readline()) == {"open": True}
+    with duckdb.connect(database, read_only=True) as conn:
+        review = json.loads(conn.execute(
+            "select resource from raw.current_resources where resource_type = 'review' limit 1"
+        ).fetchone()[0])  # fmt: skip
+    review |= {"reviewId": "while-open"}
+    line = {"resourceType": "review", "topic": "create", "sequenceNumber": "9" * 12,
+            "version": "2025-02-01", "resource": review}  # fmt: skip
+    (landing / "review" / "late.jsonl").write_text(json.dumps(line) + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ITERABLE_", "BRAZE_"))}
+    run = subprocess.run(
+        [sys.executable, "-m", "okendo_pipeline.cli", "run", "--dry-run", "--landing",
+         str(landing), "--database", database, "--as-of", "2026-06-01"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    analyst.stdin.write("stop\n")
+    analyst.stdin.close()
+    seen = json.loads(analyst.stdout.readline())["seen"]
+    assert analyst.wait(30) == 0
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert seen == [before]  # the open session read its file, whole, for the whole run
+    with duckdb.connect(str(published), read_only=True) as conn:  # a new session: the new file
+        assert conn.execute(
+            "select count(*) from marts.customer_events "
+            "where event_id = 'review-created:while-open'"
+        ).fetchone() == (1,)
+        tables = {t for (t,) in conn.execute(
+            "select schema_name || '.' || table_name from duckdb_tables()"
+        ).fetchall()}  # fmt: skip
+    assert {"marts.customer_profiles", "raw.rejected_records", "sync.runs"} <= tables
+    assert not list(published.parent.glob(".*.new"))  # no staging file left behind
+
+
+def test_publish_skips_when_nothing_changed(tmp_path: Path) -> None:
+    target = tmp_path / "a.duckdb"
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        conn.execute("create schema marts; create schema raw")
+        conn.execute("create table marts.customer_profiles as select 1 as customer_key")
+        conn.execute("create table raw.rejected_records (reason varchar)")
+        first = analytics.publish(conn, target)
+        again = analytics.publish(conn, target)
+        conn.execute("insert into raw.rejected_records values ('bad line')")
+        changed = analytics.publish(conn, target)
+    assert (first.skipped, again.skipped, changed.skipped) == (False, True, False)
+    assert first.tables == 2 and changed.rows == 2
