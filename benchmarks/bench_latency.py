@@ -52,6 +52,7 @@ def environment(work: Path, iterable: str, braze: str) -> dict[str, str]:
         if not k.startswith(("OKENDO_", "ITERABLE_", "BRAZE_", "DAGSTER_"))
     }
     return env | {
+        "PYTHONPATH": str(REPO),  # this checkout's code, in every process the benchmark starts
         "OKENDO_LANDING_DIR": str(work / "landing"),
         "OKENDO_DUCKDB_PATH": str(work / "okendo.duckdb"),
         "OKENDO_ANALYTICS_PATH": str(work / "okendo_analytics.duckdb"),
