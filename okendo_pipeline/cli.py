@@ -83,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="interface (default 127.0.0.1; behind a TLS proxy)"
     )
     hooks.add_argument("--port", type=int, default=8787, help="port (default 8787)")
+
+    ui = sub.add_parser(
+        "ui",
+        help="Dagster's UI and daemon on the instance the other commands use "
+        "($DAGSTER_HOME, else .dagster_home here)",
+    )
+    ui.add_argument("--port", type=int, default=3000, help="port (default 3000)")
+    ui.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     return parser
 
 
@@ -160,6 +168,25 @@ def _serve_webhooks(args: argparse.Namespace, s: settings.Settings) -> int:
     return 0
 
 
+def _ui(args: argparse.Namespace, s: settings.Settings) -> int:
+    """``dagster dev`` (webserver and daemon) on this package's definitions and instance."""
+    import subprocess
+
+    from okendo_pipeline import instance
+
+    env = instance.environment()
+    print(f"Dagster instance: {env[instance.HOME_VARIABLE]}", flush=True)
+    print(f"UI: http://{args.host}:{args.port}", flush=True)
+    command = [
+        sys.executable, "-m", "dagster", "dev", "-m", "okendo_pipeline.definitions",
+        "--host", args.host, "--port", str(args.port),
+    ]  # fmt: skip
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -172,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": _run,
         "status": _status,
         "serve-webhooks": _serve_webhooks,
+        "ui": _ui,
     }
     return handlers[args.command](args, s)
 

@@ -2,7 +2,8 @@
 
 The same Dagster definitions the daemon and the UI run, with the command's flags applied as run
 config of the shared resources (``warehouse``, ``landing``, ``run_settings``): no second code
-path and no writing of the environment. The console shows one line per step and destination;
+path and no writing of the environment. The runs go to the instance the UI shows
+(``instance.home()``). The console shows one line per step and destination;
 ``verbose`` adds Dagster's event log and dbt's per-node lines.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
@@ -20,6 +20,7 @@ from typing import Any
 
 import dagster as dg
 
+from okendo_pipeline import instance as dagster_instance
 from okendo_pipeline.defs.analytics.assets import ANALYTICS, PUBLISH_JOB
 from okendo_pipeline.defs.okendo.jobs import REFRESH_JOB
 from okendo_pipeline.defs.sync.factory import asset_key, job_name
@@ -100,8 +101,7 @@ def run(options: RunOptions, definitions: dg.Definitions) -> int:
     database = str(
         (options.database or Path(definitions.resources["warehouse"].database)).resolve()
     )
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
-    with instance if instance is not None else dg.DagsterInstance.ephemeral() as inst:
+    with dg.DagsterInstance.from_config(str(dagster_instance.home())) as inst:
         refresh = definitions.resolve_job_def(REFRESH_JOB)
         with _quiet(options.verbose):
             result = refresh.execute_in_process(

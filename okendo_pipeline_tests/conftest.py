@@ -40,6 +40,8 @@ def analytics_for_the_session(tmp_path_factory) -> Iterator[None]:
 def analytics_for_the_test(tmp_path: Path, monkeypatch) -> Path:
     path = tmp_path / "analytics" / "okendo_analytics.duckdb"
     monkeypatch.setenv("OKENDO_ANALYTICS_PATH", str(path))
+    # And the commands' Dagster instance: the test's, not .dagster_home in the checkout.
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     return path
 
 

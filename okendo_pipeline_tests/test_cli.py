@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 
 
@@ -17,8 +18,8 @@ def cli(
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("OKENDO_", "DAGSTER_HOME", "ITERABLE_", "BRAZE_"))
-        # In the checkout's folder, the test's analytics file, not the checkout's data/.
-        or (k == "OKENDO_ANALYTICS_PATH" and cwd is None)
+        # In the checkout's folder, the test's analytics file and instance, not the checkout's.
+        or (k in ("OKENDO_ANALYTICS_PATH", "DAGSTER_HOME") and cwd is None)
     }
     full_env.update(env or {})
     return subprocess.run(
@@ -120,5 +121,60 @@ def test_readme_quickstart_defaults_to_the_working_folder(tmp_path: Path) -> Non
     with duckdb.connect(str(analytics), read_only=True) as conn:
         profiles = conn.execute("select count(*) from marts.customer_profiles").fetchone()[0]
     assert profiles >= 40
+    # The runs are in the working folder's instance, the one `okendo-pipeline ui` shows.
+    with dg.DagsterInstance.from_config(str(tmp_path / ".dagster_home")) as instance:
+        jobs = sorted(r.job_name for r in instance.get_runs())
+    assert jobs == ["braze_sync", "iterable_sync", "okendo_publish", "okendo_refresh"]
     status = cli("status", cwd=tmp_path)
     assert status.returncode == 0 and "not synced yet (dry runs only)" in status.stdout
+
+
+def test_ui_shows_the_runs_of_the_commands_run_in_the_same_folder(tmp_path: Path) -> None:
+    """`okendo-pipeline ui` starts Dagster's webserver and daemon on `.dagster_home` in the
+    working folder, where `okendo-pipeline run` recorded its runs."""
+    import json
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    assert (
+        cli("generate", "--out", "data/landing", "--customers", "20", cwd=tmp_path).returncode == 0
+    )
+    assert cli("run", "--dry-run", cwd=tmp_path).returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OKENDO_", "DAGSTER_HOME"))}
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "okendo_pipeline.cli", "ui", "--port", str(port)],
+        cwd=tmp_path, env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    query = json.dumps({"query": "{ runsOrError { ... on Runs { results { jobName } } } }"})
+    try:
+        deadline, jobs = time.monotonic() + 180, None
+        while time.monotonic() < deadline and ui.poll() is None:
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/graphql", data=query.encode(),
+                    headers={"Content-Type": "application/json"},
+                )  # fmt: skip
+                with urllib.request.urlopen(request, timeout=5) as answer:
+                    results = json.load(answer)["data"]["runsOrError"]["results"]
+                jobs = sorted(r["jobName"] for r in results)
+                break
+            except OSError:
+                time.sleep(1)
+        # The command's runs (the daemon launches neither of the last two) are there.
+        assert {"braze_sync", "iterable_sync", "okendo_refresh", "okendo_publish"} <= set(jobs)
+        with dg.DagsterInstance.from_config(str(tmp_path / ".dagster_home")) as instance:
+            while time.monotonic() < deadline and not instance.get_daemon_heartbeats():
+                time.sleep(1)
+            assert instance.get_daemon_heartbeats()  # the daemon runs on this instance too
+    finally:
+        os.killpg(ui.pid, signal.SIGINT)
+        try:
+            ui.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(ui.pid, signal.SIGKILL)
