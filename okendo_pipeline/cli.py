@@ -84,6 +84,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     hooks.add_argument("--port", type=int, default=8787, help="port (default 8787)")
 
+    docs = sub.add_parser(
+        "docs", help="dbt's documentation of the models and their lineage, as one static page"
+    )
+    docs.add_argument("--database", type=Path, help=database_help)
+    docs.add_argument(
+        "--out", type=Path, default=Path("data/dbt_docs"), help="folder (default data/dbt_docs)"
+    )
+
     ui = sub.add_parser(
         "ui",
         help="Dagster's UI and daemon on the instance the other commands use "
@@ -168,6 +176,34 @@ def _serve_webhooks(args: argparse.Namespace, s: settings.Settings) -> int:
     return 0
 
 
+def _docs(args: argparse.Namespace, s: settings.Settings) -> int:
+    """``dbt docs generate --static`` against the warehouse: one HTML file to open or share."""
+    import json
+
+    from dbt.cli.main import dbtRunner
+
+    from okendo_pipeline.lib.dbt_project import dbt_project
+
+    database = (args.database or s.duckdb_path).resolve()
+    if not database.exists():
+        print(f"error: database {database} does not exist; run `okendo-pipeline run` first",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    out = args.out.resolve()
+    project = str(dbt_project.project_dir)
+    result = dbtRunner().invoke([
+        "docs", "generate", "--static", "--quiet", "--project-dir", project,
+        "--profiles-dir", project, "--target-path", str(out),
+        "--vars", json.dumps({"duckdb_path": str(database)}),
+    ])  # fmt: skip
+    if not result.success:
+        print(f"error: dbt docs generate failed: {result.exception or 'see dbt.log'}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(f"open {out / 'static_index.html'}")
+    return 0
+
+
 def _ui(args: argparse.Namespace, s: settings.Settings) -> int:
     """``dagster dev`` (webserver and daemon) on this package's definitions and instance."""
     import subprocess
@@ -200,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "status": _status,
         "serve-webhooks": _serve_webhooks,
         "ui": _ui,
+        "docs": _docs,
     }
     return handlers[args.command](args, s)
 

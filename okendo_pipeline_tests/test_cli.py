@@ -54,7 +54,7 @@ def test_generate_run_status(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     # One line per step, then the final status; dbt's per-node lines only with --verbose.
     assert run.stdout.splitlines()[-1] == "succeeded"
-    assert "new envelopes" in run.stdout and "models: 24 built, 1 seed loaded" in run.stdout
+    assert "new envelopes" in run.stdout and "models: 27 built, 1 seed loaded" in run.stdout
     assert "stg_okendo__reviews" not in run.stdout and "Execution Duration" not in run.stdout
     conn = duckdb.connect(str(database), read_only=True)
     envelopes = conn.execute("select count(*) from raw.envelopes").fetchone()[0]
@@ -127,6 +127,10 @@ def test_readme_quickstart_defaults_to_the_working_folder(tmp_path: Path) -> Non
     assert jobs == ["braze_sync", "iterable_sync", "okendo_publish", "okendo_refresh"]
     status = cli("status", cwd=tmp_path)
     assert status.returncode == 0 and "not synced yet (dry runs only)" in status.stdout
+    docs = cli("docs", cwd=tmp_path)  # the models and their lineage, one static page
+    page = tmp_path / "data" / "dbt_docs" / "static_index.html"
+    assert docs.returncode == 0 and str(page) in docs.stdout, docs.stdout + docs.stderr
+    assert all(m in page.read_text() for m in ("sync_history_daily", "customer_profiles"))
 
 
 def test_ui_shows_the_runs_of_the_commands_run_in_the_same_folder(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ import pytest
 
 from okendo_pipeline.defs.sync.factory import op_handle
 from okendo_pipeline.pipeline import config_of
-from okendo_pipeline_tests.syncing import AS_OF, BRAZE_KEY, ITERABLE_KEY, scalar
+from okendo_pipeline_tests.syncing import AS_OF, BRAZE_KEY, ITERABLE_KEY, rows, scalar
 
 MARTS = [dg.AssetKey(["marts", "customer_profiles"]), dg.AssetKey(["marts", "customer_events"])]
 
@@ -123,7 +123,7 @@ def test_schedule_runs_the_refresh_nightly():
 
 
 def test_the_micro_batch_syncs_in_its_own_run_and_the_sync_sensors_stand_down(
-    env, fakes, monkeypatch
+    env, fakes, monkeypatch, analytics_for_the_test
 ):
     """The landing sensor's job loads, rebuilds and syncs every destination that is on; the
     destinations' sensors then see marts their run already synced, and launch nothing."""
@@ -143,6 +143,16 @@ def test_the_micro_batch_syncs_in_its_own_run_and_the_sync_sensors_stand_down(
         assert synced == {"iterable", "braze"}
         profiles = scalar(env, "select count(*) from marts.customer_profiles")
         assert len(fakes["iterable"][0].users) == profiles
+        # Published last: the sync history models hold this run's syncs.
+        published = str(analytics_for_the_test)
+        daily = rows(
+            published,
+            "select destination, runs, profiles_sent, profiles_accepted "
+            "from sync_history.sync_history_daily order by destination",
+        )
+        assert daily == [("braze", 1, profiles, profiles), ("iterable", 1, profiles, profiles)]
+        acknowledged = "select count(*) from sync_history.sync_history_acknowledged"
+        assert scalar(published, acknowledged) == 2 * profiles
         for name in ("iterable", "braze"):
             stood_down, _ = tick(instance, f"{name}_after_marts")
             reason = stood_down.skip_reason.skip_message

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import duckdb
 
-# What analysts get: every mart, the rejected records, the sync history.
-PUBLISHED_SCHEMAS = ("marts",)
-PUBLISHED_TABLES = ("raw.rejected_records", "sync.runs", "sync.profile_state")
+# What analysts get: every mart, the rejected records, the sync history models and runs.
+PUBLISHED_SCHEMAS = ("marts", "sync_history")
+PUBLISHED_TABLES = ("raw.rejected_records", "sync.runs")
 
 
 @dataclass(frozen=True)

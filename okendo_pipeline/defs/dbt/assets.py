@@ -10,6 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from okendo_pipeline.defs.common.resources import RunSettingsResource, WarehouseResource
 from okendo_pipeline.lib import incremental
 from okendo_pipeline.lib.dbt_project import build_target, dbt_project, ensure_manifest
+from okendo_pipeline.lib.sync import schema as sync_schema
 
 ensure_manifest()
 dbt_project.prepare_if_dev()
@@ -44,6 +45,7 @@ def okendo_dbt_models(
     (the customers the loads since the last build touched) unless a full build is due."""
     dbt_vars = run_settings.dbt_vars(warehouse.database)
     with warehouse.connect() as conn:  # closed again before dbt opens the file
+        sync_schema.ensure_schema(conn)  # the sync history views read the sync tables
         plan = incremental.plan_build(
             conn,
             run_settings.reference_date(),
