@@ -22,6 +22,7 @@ import dagster as dg
 
 from okendo_pipeline import instance as dagster_instance
 from okendo_pipeline.defs.analytics.assets import ANALYTICS, PUBLISH_JOB
+from okendo_pipeline.defs.common.alerting import observe_run
 from okendo_pipeline.defs.okendo.jobs import REFRESH_JOB
 from okendo_pipeline.defs.sync.factory import asset_key, job_name
 from okendo_pipeline.defs.sync.resource import DestinationResource
@@ -111,6 +112,7 @@ def run(options: RunOptions, definitions: dg.Definitions) -> int:
                 # Publishing comes once, after the syncs.
                 asset_selection=list(refresh.asset_layer.selected_asset_keys - {ANALYTICS}),
             )
+        observe(REFRESH_JOB, result, database)
         for line in refresh_summary(result, inst, database):
             print(line)
         if not result.success:
@@ -129,15 +131,24 @@ def run(options: RunOptions, definitions: dg.Definitions) -> int:
                     asset_selection=[asset_key(name)],  # publishing comes once, below
                 )
             ok = ok and sync.success
+            observe(job_name(name), sync, database)
             print(render_sync_run(database, sync.run_id, name))
         with _quiet(options.verbose):
             published = definitions.resolve_job_def(PUBLISH_JOB).execute_in_process(
                 instance=inst, raise_on_error=False, run_config=base
             )
         ok = ok and published.success
+        observe(PUBLISH_JOB, published, database)
         print(publish_summary(published))
     print("succeeded" if ok else "FAILED: a sync did not finish; see above")
     return 0 if ok else 1
+
+
+def observe(job: str, result: dg.ExecuteInProcessResult, database: str) -> None:
+    """The job's alert state, as the daemon's run sensors would record it."""
+    failures = [e.step_failure_data.error for e in result.get_step_failure_events()]
+    reason = failures[0].message.strip() if failures and failures[0] else "failed"
+    observe_run(job, result.run_id, result.success, reason, database)
 
 
 @contextlib.contextmanager

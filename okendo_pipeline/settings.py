@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from okendo_pipeline.defs.braze.config import BrazeConfig
 from okendo_pipeline.defs.iterable.config import IterableConfig
+from okendo_pipeline.lib.alerts import AlertSettings
 from okendo_pipeline.lib.okendo.sources.api import BASE_URL as OKENDO_API_BASE_URL
 from okendo_pipeline.lib.okendo.sources.webhooks import ROTATE_SECONDS
 from okendo_pipeline.lib.sync.settings import backfill_cutoff
@@ -55,6 +56,8 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     api_base_url: str = OKENDO_API_BASE_URL
     api_overlap_days: float = Field(7.0, ge=0)
+    alert_webhook_url: SecretStr | None = None  # a Slack webhook URL is itself a credential
+    alert_rejected_share: float = Field(0.01, ge=0, le=1)
 
     # Destinations: one line each.
     iterable: IterableConfig = Field(default_factory=IterableConfig)
@@ -88,6 +91,21 @@ class Settings(BaseSettings):
             for name, info in cls.model_fields.items()
             if isinstance(info.annotation, type) and issubclass(info.annotation, BaseSettings)
         ]
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret's value, here and in the destinations' groups: what no alert, log or
+        file may contain."""
+        groups = [self, *(getattr(self, n) for n in self.destinations())]
+        return tuple(
+            v.get_secret_value()
+            for group in groups
+            for v in vars(group).values()
+            if isinstance(v, SecretStr) and v.get_secret_value()
+        )
+
+    def alerts(self) -> AlertSettings:
+        url = self.alert_webhook_url.get_secret_value() if self.alert_webhook_url else None
+        return AlertSettings(url, self.alert_rejected_share, self.secret_values())
 
     def syncing(self) -> list[str]:
         """The destinations a run syncs: those with a key, or every one in a dry run."""

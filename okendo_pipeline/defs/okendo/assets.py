@@ -4,8 +4,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from okendo_pipeline import settings
 from okendo_pipeline.defs.common.resources import LandingResource, WarehouseResource
 from okendo_pipeline.defs.okendo.extract import API_REVIEWS
+from okendo_pipeline.lib import alerts
 from okendo_pipeline.lib.okendo import loader
 
 RAW_GROUP = "okendo_raw"
@@ -120,6 +122,14 @@ def okendo_raw(
         asset_key=TOUCHED, metadata={**common, "customers_to_rebuild": totals[2]}
     )
     share = report.rejected / report.lines if report.lines else 0.0
+    alerts.observe(
+        settings.load().alerts(),
+        warehouse.database,
+        "rejected lines of a load",
+        share > MAX_REJECTED_SHARE,
+        f"{report.rejected:,} of {report.lines:,} lines rejected ({share:.1%}; the check "
+        f"allows {MAX_REJECTED_SHARE:.0%}); see raw.rejected_records",
+    )
     yield dg.AssetCheckResult(
         asset_key=REJECTED,
         check_name="rejected_share",

@@ -20,6 +20,7 @@ from okendo_pipeline.defs.analytics.assets import ANALYTICS
 from okendo_pipeline.defs.common.resources import RunSettingsResource, WarehouseResource
 from okendo_pipeline.defs.common.runs import SYNCED_TAG, WAREHOUSE_TAG, warehouse_writer
 from okendo_pipeline.defs.sync.resource import DestinationResource
+from okendo_pipeline.lib import alerts
 from okendo_pipeline.lib.sync.report import SyncReport
 from okendo_pipeline.lib.sync.run import begin_run, deliver
 
@@ -73,13 +74,25 @@ def plan_step(
 def deliver_step(
     resource: DestinationResource, warehouse: WarehouseResource, report: SyncReport
 ) -> SyncReport:
-    """The deliver op's work: send (or store, in a dry run), journal, fold."""
+    """The deliver op's work: send (or store, in a dry run), journal, fold; then the
+    rejection alert's state, from what the destination said."""
     codec = resource.codec()
     with warehouse.connect() as conn:
         if report.dry_run and not resource.enabled:
             return deliver(conn, codec, None, report)
         with resource.sender() as sender:
-            return deliver(conn, codec, sender, report)
+            report = deliver(conn, codec, sender, report)
+    if report.status == "succeeded":
+        alert_settings = settings.load().alerts()
+        failing, detail = alerts.rejections(
+            report.profiles_rejected + report.events_rejected,
+            sum(report.outcomes.values()),
+            dict(report.rejections),
+            alert_settings.rejected_share,
+        )
+        subject = f"rejections at {report.destination}"
+        alerts.observe(alert_settings, warehouse.database, subject, failing, detail)
+    return report
 
 
 def build(name: str, resource: DestinationResource, *, uses_attributes: bool) -> dg.Definitions:
