@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from okendo_pipeline import settings
+from okendo_pipeline.lib import progress
 from okendo_pipeline.settings import DEFAULT_DUCKDB_PATH, DEFAULT_LANDING_DIR, SettingsError
 
 
@@ -225,6 +226,7 @@ def _ui(args: argparse.Namespace, s: settings.Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    progress.attach_terminal()
     try:
         s = settings.load()
     except SettingsError as exc:

@@ -10,6 +10,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def cli(
     *args: str, env: dict | None = None, cwd: Path | None = None
@@ -21,6 +23,7 @@ def cli(
         # In the checkout's folder, the test's analytics file and instance, not the checkout's.
         or (k in ("OKENDO_ANALYTICS_PATH", "DAGSTER_HOME") and cwd is None)
     }
+    full_env["PYTHONPATH"] = str(REPO)  # this checkout's code, from whatever folder
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "okendo_pipeline.cli", *args],
@@ -182,3 +185,44 @@ def test_ui_shows_the_runs_of_the_commands_run_in_the_same_folder(tmp_path: Path
             ui.wait(60)
         except subprocess.TimeoutExpired:
             os.killpg(ui.pid, signal.SIGKILL)
+
+
+def on_a_terminal(args: list[str], cwd: Path) -> str:
+    """Run the console script on a pseudo-terminal 120 columns wide; everything it drew."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ITERABLE_", "BRAZE_"))}
+    env["PYTHONPATH"] = str(REPO)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the terminal is its stdin, stdout and stderr
+        os.chdir(cwd)
+        os.execve(sys.executable, [sys.executable, "-m", "okendo_pipeline.cli", *args], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, b"".join(chunks).decode(errors="replace")
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_on_a_terminal_and_none_in_a_log(tmp_path: Path) -> None:
+    """Bars with counts, rate and time left for generate, load and build on a terminal (from
+    inside Dagster's steps too); not one bar when the output is not a terminal."""
+    drawn = on_a_terminal(["generate", "--out", "data/landing", "--customers", "40"], tmp_path)
+    drawn += on_a_terminal(["run", "--dry-run"], tmp_path)
+    for bar in ("generate 40 customers:", "write landing files:", "load 16 files:",
+                "build models and tests:"):  # fmt: skip
+        assert bar in drawn, drawn[-2000:]
+    assert "node/s" in drawn and "file/s" in drawn and "%|" in drawn
+    plain = cli("run", "--dry-run", "--full-refresh", cwd=tmp_path)
+    assert plain.returncode == 0 and "%|" not in plain.stdout + plain.stderr

@@ -8,12 +8,18 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from okendo_pipeline.defs.common.resources import RunSettingsResource, WarehouseResource
-from okendo_pipeline.lib import incremental
+from okendo_pipeline.lib import incremental, progress
 from okendo_pipeline.lib.dbt_project import build_target, dbt_project, ensure_manifest
 from okendo_pipeline.lib.sync import schema as sync_schema
 
 ensure_manifest()
 dbt_project.prepare_if_dev()
+
+
+def node_count() -> int:
+    """Models, seeds and data tests in the manifest: one streamed event each."""
+    nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+    return sum(1 for n in nodes if n["resource_type"] in ("model", "seed", "test"))
 
 
 class OkendoTranslator(DagsterDbtTranslator):
@@ -54,10 +60,14 @@ def okendo_dbt_models(
         )
     context.log.info(f"{'full' if plan.full_refresh else 'incremental'} build: {plan.reason}")
     args = ["build", "--vars", json.dumps(dbt_vars)]
-    yield from dbt.cli(
+    invocation = dbt.cli(
         [*args, "--full-refresh"] if plan.full_refresh else args,
         context=context,
         target_path=build_target(warehouse.database),
-    ).stream()
+    )
+    with progress.bar("build models and tests", node_count(), "node") as built:
+        for event in invocation.stream():
+            built.update(1)
+            yield event
     with warehouse.connect() as conn:
         incremental.finish_build(conn, plan)

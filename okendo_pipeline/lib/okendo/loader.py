@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from okendo_pipeline.lib import progress
 from okendo_pipeline.lib.okendo.contract import validation
 
 log = logging.getLogger(__name__)
@@ -471,46 +472,49 @@ def load_landing(
     report.files_skipped = len(files) - len(todo)
     digests = {f.rel: d for f, d in todo}
 
-    for batch, (lines, unreadable) in _prefetched(_batches([f for f, _ in todo], batch_bytes)):
-        loaded_at = datetime.now(UTC)
-        conn.execute("begin transaction")
-        try:
-            _process_batch(conn, lines, report.load_id, loaded_at)
-            for f, reason in unreadable:
-                conn.execute(
-                    "insert into raw.rejected_records values (?, ?, 0, ?, NULL, ?, ?)",
-                    [f.folder, f.rel, reason, report.load_id, loaded_at],
-                )
-            per_file = _per_file_counts(conn, batch, {f.rel for f, _ in unreadable})
-            conn.executemany(
-                "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
+    size = sum(f.size for f, _ in todo)
+    with progress.bar(f"load {len(todo):,} files", size, "B", scale=True) as loaded:
+        for batch, (lines, unreadable) in _prefetched(_batches([f for f, _ in todo], batch_bytes)):
+            loaded_at = datetime.now(UTC)
+            conn.execute("begin transaction")
+            try:
+                _process_batch(conn, lines, report.load_id, loaded_at)
+                for f, reason in unreadable:
+                    conn.execute(
+                        "insert into raw.rejected_records values (?, ?, 0, ?, NULL, ?, ?)",
+                        [f.folder, f.rel, reason, report.load_id, loaded_at],
+                    )
+                per_file = _per_file_counts(conn, batch, {f.rel for f, _ in unreadable})
+                conn.executemany(
+                    "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
-                        f.rel,
-                        digests[f.rel],
-                        f.size,
-                        f.mtime_ns,
-                        *per_file[f.rel],
-                        report.load_id,
-                        loaded_at,
-                    ]
-                    for f in batch
-                ],
-            )
-            conn.execute("commit")
-        except BaseException:
-            conn.execute("rollback")
-            raise
-        for f in batch:
-            n_lines, n_new, n_dup, n_rej = per_file[f.rel]
-            report.lines += n_lines
-            report.envelopes_new += n_new
-            report.envelopes_duplicate += n_dup
-            report.rejected += n_rej
-            report.rejected_by_type[f.folder] = report.rejected_by_type.get(f.folder, 0) + n_rej
-            report.new_by_type[f.folder] = report.new_by_type.get(f.folder, 0) + n_new
-        report.files_loaded += len(batch)
-        log.info("loaded %d files (%d lines so far)", len(batch), report.lines)
+                        [
+                            f.rel,
+                            digests[f.rel],
+                            f.size,
+                            f.mtime_ns,
+                            *per_file[f.rel],
+                            report.load_id,
+                            loaded_at,
+                        ]
+                        for f in batch
+                    ],
+                )
+                conn.execute("commit")
+            except BaseException:
+                conn.execute("rollback")
+                raise
+            for f in batch:
+                n_lines, n_new, n_dup, n_rej = per_file[f.rel]
+                report.lines += n_lines
+                report.envelopes_new += n_new
+                report.envelopes_duplicate += n_dup
+                report.rejected += n_rej
+                report.rejected_by_type[f.folder] = report.rejected_by_type.get(f.folder, 0) + n_rej
+                report.new_by_type[f.folder] = report.new_by_type.get(f.folder, 0) + n_new
+            report.files_loaded += len(batch)
+            log.info("loaded %d files (%d lines so far)", len(batch), report.lines)
+            loaded.update(sum(f.size for f in batch))
 
     refresh_current(conn, report.load_id)
     report.current_resources = conn.execute(

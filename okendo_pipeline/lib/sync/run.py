@@ -25,6 +25,7 @@ from dataclasses import asdict
 
 import duckdb
 
+from okendo_pipeline.lib import progress
 from okendo_pipeline.lib.destinations import Batch, BatchResult, send_all
 from okendo_pipeline.lib.http import AuthError
 from okendo_pipeline.lib.sync import schema
@@ -150,23 +151,28 @@ def _send(
     """Send, journal each outcome, stop after repeated whole-batch failures (rows stay planned
     for the next run rather than burning attempts while the destination is down)."""
     consecutive_failures = 0
-    for _batch, result in send_all(batches, send, concurrency=concurrency):
-        report.requests += result.requests
-        report.possible_duplicates += result.possible_duplicates
-        for outcome in result.outcomes:
-            op = operations.pop(outcome.key, "update") if operations is not None else "track"
-            journal.add(kind, outcome.key, op, outcome.status, outcome.reason)
-            report.count(kind, outcome.status, outcome.reason)
-        if flush_each_batch or journal.due():
-            journal.flush()
-        consecutive_failures = consecutive_failures + 1 if result.error else 0
-        if consecutive_failures >= MAX_CONSECUTIVE_FAILED_BATCHES:
-            report.error = (
-                f"{report.destination}: stopped after {consecutive_failures} failed batches in a "
-                f"row; the rest stays planned for the next run. Last error: {result.error}"
-            )
-            log.error(report.error)
-            break
+    planned = report.plan.profiles_created + report.plan.profiles_updated
+    total = planned if kind == "profile" else report.plan.events
+    with progress.bar(f"{report.destination}: send {kind}s", total, kind) as sent:
+        for _batch, result in send_all(batches, send, concurrency=concurrency):
+            sent.update(len(result.outcomes))
+            report.requests += result.requests
+            report.possible_duplicates += result.possible_duplicates
+            for outcome in result.outcomes:
+                op = operations.pop(outcome.key, "update") if operations is not None else "track"
+                journal.add(kind, outcome.key, op, outcome.status, outcome.reason)
+                report.count(kind, outcome.status, outcome.reason)
+            if flush_each_batch or journal.due():
+                journal.flush()
+            consecutive_failures = consecutive_failures + 1 if result.error else 0
+            if consecutive_failures >= MAX_CONSECUTIVE_FAILED_BATCHES:
+                report.error = (
+                    f"{report.destination}: stopped after {consecutive_failures} failed batches "
+                    "in a row; the rest stays planned for the next run. Last error: "
+                    f"{result.error}"
+                )
+                log.error(report.error)
+                break
     journal.flush()
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from okendo_pipeline.lib import progress
 from okendo_pipeline.lib.okendo.contract.rules import ENVELOPE_VERSION
 
 
@@ -295,8 +296,11 @@ def generate(
             "duplicate_share": DUPLICATE_SHARE,
             "bad_share": bad_share,
         }
-        for sql in (_macros(seed, as_of), ENTITY_SQL, ENVELOPE_SQL, LINES_SQL):
-            conn.execute(_signed_hashes(sql.format(**params)))
+        stages = (_macros(seed, as_of), ENTITY_SQL, ENVELOPE_SQL, LINES_SQL)
+        with progress.bar(f"generate {customers:,} customers", len(stages), "step") as steps:
+            for sql in stages:
+                conn.execute(_signed_hashes(sql.format(**params)))
+                steps.update(1)
         files = conn.execute(
             "select resource_type, file_name from g_lines group by all order by all"
         ).fetchall()
@@ -305,15 +309,17 @@ def generate(
             if target.exists():
                 shutil.rmtree(target)
             target.mkdir(parents=True)
-        for resource_type, file_name in files:
-            path = out / resource_type / file_name
-            conn.execute(
-                f"""copy (select line from g_lines
-                          where resource_type = ? and file_name = ? order by sort_key, line)
-                    to '{path}'
-                    (format csv, header false, quote '', escape '', delimiter '\x1f')""",
-                [resource_type, file_name],
-            )
+        with progress.bar("write landing files", len(files), "file") as written:
+            for resource_type, file_name in files:
+                path = out / resource_type / file_name
+                conn.execute(
+                    f"""copy (select line from g_lines
+                              where resource_type = ? and file_name = ? order by sort_key, line)
+                        to '{path}'
+                        (format csv, header false, quote '', escape '', delimiter '\x1f')""",
+                    [resource_type, file_name],
+                )
+                written.update(1)
         lines, bad, dup = conn.execute(
             "select count(*), count(*) filter (kind = 'bad'), count(*) filter (kind = 'duplicate') "
             "from g_lines"
