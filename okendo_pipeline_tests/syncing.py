@@ -65,7 +65,7 @@ def sync(
                 run_config=run_config, instance=instance, raise_on_error=False
             )
             deliver = op_handle(dest, "deliver")
-            report = result.output_for_node(deliver, "report") if result.success else None
+            report = result.output_for_node(deliver) if result.success else None
     settings.load.cache_clear()
     return report
 
