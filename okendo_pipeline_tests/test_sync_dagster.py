@@ -82,6 +82,16 @@ def test_sync_job_reports_the_destination_asset(env, fakes):
         assert mat.metadata["plan_profiles_created"].value == profiles
         assert "duration_seconds" in mat.metadata
         assert len(fakes["iterable"][0].users) == profiles
+        # The plan's changed fields, a table in the UI: per field, the profiles that send it.
+        [plan] = [
+            e.event_specific_data.metadata
+            for e in result.all_events
+            if e.event_type_value == "STEP_OUTPUT" and e.step_key.endswith("iterable_plan")
+        ]
+        records = plan["plan_changed_fields"].value.records
+        counts = {r.data["field"]: r.data["profiles"] for r in records}
+        assert sum(counts.values()) == plan["plan_fields"].value
+        assert all(0 < n <= profiles for n in counts.values())
         # The key reached the client through EnvVar; it is nowhere in the run's events.
         logs = " ".join(str(e) for e in instance.all_logs(result.run_id))
         assert ITERABLE_KEY not in logs

@@ -21,6 +21,7 @@ from okendo_pipeline.defs.common.resources import RunSettingsResource, Warehouse
 from okendo_pipeline.defs.common.runs import SYNCED_TAG, WAREHOUSE_TAG, warehouse_writer
 from okendo_pipeline.defs.sync.resource import DestinationResource
 from okendo_pipeline.lib import alerts
+from okendo_pipeline.lib.sync.plan import changed_field_counts
 from okendo_pipeline.lib.sync.report import SyncReport
 from okendo_pipeline.lib.sync.run import begin_run, deliver
 
@@ -45,6 +46,19 @@ def graph_name(name: str) -> str:
 def op_handle(name: str, step: str) -> str:
     """The handle of a destination's ``plan`` or ``deliver`` op, for a run's results."""
     return f"{graph_name(name)}.{name}_{step}"
+
+
+def fields_table(fields: list[tuple[str, int]]) -> dg.TableMetadataValue:
+    """The plan's changed fields as a table in the UI: each field and how many profiles send it."""
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({"field": f, "profiles": n}) for f, n in fields],
+        schema=dg.TableSchema(
+            columns=[
+                dg.TableColumn("field", "string", description="profile property"),
+                dg.TableColumn("profiles", "int", description="profiles that send it"),
+            ]
+        ),
+    )
 
 
 def metadata(report: SyncReport) -> dict[str, Any]:
@@ -115,9 +129,15 @@ def build(name: str, resource: DestinationResource, *, uses_attributes: bool) ->
             context.resources.run_settings,
             context.run_id,
         )
+        warehouse: WarehouseResource = context.resources.warehouse
+        with warehouse.connect() as conn:
+            fields = changed_field_counts(conn, context.run_id, name)
         context.add_output_metadata(
             {k: v for k, v in report.as_metadata().items() if k.startswith("plan_")}
-            | {"diff_seconds": round(report.diff_seconds, 2)}
+            | {
+                "diff_seconds": round(report.diff_seconds, 2),
+                "plan_changed_fields": fields_table(fields),
+            }
         )
         return report
 

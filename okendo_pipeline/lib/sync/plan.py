@@ -191,3 +191,18 @@ def plan(
         conn.execute("rollback")
         raise
     return counts
+
+
+def changed_field_counts(
+    conn: duckdb.DuckDBPyConnection, run_id: str, destination: str
+) -> list[tuple[str, int]]:
+    """(field, profiles) for a committed plan: how many profiles send each field, most first."""
+    return conn.execute(
+        """
+        select field, count(*) as profiles
+        from (select unnest(changed_fields) as field from sync.outbox_profiles
+              where run_id = ? and destination = ?)
+        group by field order by profiles desc, field
+        """,
+        [run_id, destination],
+    ).fetchall()
