@@ -25,3 +25,35 @@ def run_refresh(
         settings.load.cache_clear()
         with dg.instance_for_test() as instance:
             return job.execute_in_process(instance=instance, raise_on_error=False)
+
+
+def land_another_review(landing: Path, database: str, review_id: str, **changes: object) -> None:
+    """Publish one more review: a copy of the warehouse's first with a new id (and ``changes``),
+    in its own landing file, so the next load touches exactly its customer."""
+    import json
+
+    import duckdb
+
+    with duckdb.connect(database, read_only=True) as conn:
+        review = json.loads(conn.execute(
+            "select resource from raw.current_resources where resource_type = 'review' "
+            "order by resource_id limit 1"
+        ).fetchone()[0])  # fmt: skip
+    review |= {"reviewId": review_id, **changes}
+    line = {"resourceType": "review", "topic": "create", "sequenceNumber": "9" * 12,
+            "version": "2025-02-01", "resource": review}  # fmt: skip
+    (landing / "review" / f"{review_id}.jsonl").write_text(json.dumps(line) + "\n")
+
+
+def stop_group(process) -> None:
+    """Interrupt a process started with ``start_new_session`` and its children; kill them if
+    they have not ended within a minute."""
+    import os
+    import signal
+    import subprocess
+
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)

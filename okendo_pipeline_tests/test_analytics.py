@@ -12,7 +12,7 @@ import duckdb
 
 from okendo_pipeline.lib import analytics
 from okendo_pipeline.lib.okendo.generator.generate import generate
-from okendo_pipeline_tests.runs import run_refresh
+from okendo_pipeline_tests.runs import land_another_review, run_refresh
 
 ANALYST = textwrap.dedent(
     """
@@ -44,14 +44,7 @@ def test_an_open_analyst_session_never_blocks_a_run(tmp_path: Path, analytics_fo
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert json.loads(analyst.stdout.readline()) == {"open": True}
-    with duckdb.connect(database, read_only=True) as conn:
-        review = json.loads(conn.execute(
-            "select resource from raw.current_resources where resource_type = 'review' limit 1"
-        ).fetchone()[0])  # fmt: skip
-    review |= {"reviewId": "while-open"}
-    line = {"resourceType": "review", "topic": "create", "sequenceNumber": "9" * 12,
-            "version": "2025-02-01", "resource": review}  # fmt: skip
-    (landing / "review" / "late.jsonl").write_text(json.dumps(line) + "\n")
+    land_another_review(landing, database, "while-open")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ITERABLE_", "BRAZE_"))}
     run = subprocess.run(
         [sys.executable, "-m", "okendo_pipeline.cli", "run", "--dry-run", "--landing",

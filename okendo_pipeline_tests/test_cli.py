@@ -10,6 +10,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from okendo_pipeline_tests.runs import stop_group
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -140,7 +142,6 @@ def test_ui_shows_the_runs_of_the_commands_run_in_the_same_folder(tmp_path: Path
     """`okendo-pipeline ui` starts Dagster's webserver and daemon on `.dagster_home` in the
     working folder, where `okendo-pipeline run` recorded its runs."""
     import json
-    import signal
     import socket
     import time
     import urllib.request
@@ -180,11 +181,7 @@ def test_ui_shows_the_runs_of_the_commands_run_in_the_same_folder(tmp_path: Path
                 time.sleep(1)
             assert instance.get_daemon_heartbeats()  # the daemon runs on this instance too
     finally:
-        os.killpg(ui.pid, signal.SIGINT)
-        try:
-            ui.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(ui.pid, signal.SIGKILL)
+        stop_group(ui)
 
 
 def on_a_terminal(args: list[str], cwd: Path) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from okendo_pipeline.lib.okendo.generator.generate import generate
-from okendo_pipeline_tests.runs import run_refresh
+from okendo_pipeline_tests.runs import land_another_review, run_refresh
 
 MARTS = ("customer_profiles", "customer_profile_attributes", "customer_events")
 
@@ -99,15 +99,7 @@ def test_a_small_load_rebuilds_only_the_customers_it_touches(tmp_path: Path) -> 
     generate(generated, 200, seed=8, as_of=date(2026, 6, 1))
     database = str(tmp_path / "w.duckdb")
     assert run_refresh(generated, database, "2026-06-01").success
-    with duckdb.connect(database, read_only=True) as conn:
-        review = json.loads(conn.execute(
-            "select resource from raw.current_resources where resource_type = 'review' "
-            "order by resource_id limit 1"
-        ).fetchone()[0])  # fmt: skip
-    review |= {"reviewId": "late-1", "rating": 1}
-    line = {"resourceType": "review", "topic": "create", "sequenceNumber": "9" * 12,
-            "version": "2025-02-01", "resource": review}  # fmt: skip
-    (generated / "review" / "late.jsonl").write_text(json.dumps(line) + "\n")
+    land_another_review(generated, database, "late-1", rating=1)
     assert run_refresh(generated, database, "2026-06-01").success
     full = str(tmp_path / "full.duckdb")
     assert run_refresh(generated, full, "2026-06-01").success
@@ -145,15 +137,7 @@ def test_a_micro_batch_killed_mid_build_is_repaired_by_the_next(tmp_path: Path) 
     landing, database = tmp_path / "landing", str(tmp_path / "w.duckdb")
     generate(landing, 200, seed=9, as_of=date(2026, 6, 1))
     assert run_refresh(landing, database, "2026-06-01").success
-    with duckdb.connect(database, read_only=True) as conn:
-        review = json.loads(conn.execute(
-            "select resource from raw.current_resources where resource_type = 'review' "
-            "order by resource_id limit 1"
-        ).fetchone()[0])  # fmt: skip
-    review |= {"reviewId": "killed-1", "rating": 2}
-    line = {"resourceType": "review", "topic": "create", "sequenceNumber": "9" * 12,
-            "version": "2025-02-01", "resource": review}  # fmt: skip
-    (landing / "review" / "killed.jsonl").write_text(json.dumps(line) + "\n")
+    land_another_review(landing, database, "killed-1", rating=2)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ITERABLE_", "BRAZE_"))}
     run = subprocess.Popen(

@@ -4,7 +4,6 @@ destination's metadata. Screenshots go to ``$OKENDO_UI_SCREENSHOTS`` when set (d
 ones the README shows), else beside the test's files."""
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from okendo_fakes.braze import FakeBraze
 from okendo_fakes.iterable import FakeIterable
 from okendo_fakes.server import FakeServer
 from okendo_pipeline.lib.okendo.generator.generate import generate
+from okendo_pipeline_tests.runs import stop_group
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -83,11 +83,7 @@ def ui(tmp_path: Path):
                     time.sleep(1)
             yield f"http://127.0.0.1:{port}", iterable
         finally:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+            stop_group(process)
 
 
 def test_the_ui_shows_the_lineage_runs_the_refresh_and_a_destinations_metadata(ui, tmp_path):
