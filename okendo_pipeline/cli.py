@@ -69,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
         help="rebuild every model from raw (default: recompute the customers new files touched)",
     )
     run.add_argument(
+        "--approve",
+        action="append",
+        default=[],
+        metavar="DEST",
+        help="send the plan for DEST even if the blast-radius guard would hold it "
+        "(repeatable; 'all' for every destination)",
+    )
+    run.add_argument(
         "--verbose", "-v", action="store_true", help="also show Dagster's log and dbt's lines"
     )
 
@@ -132,6 +140,16 @@ def _run(args: argparse.Namespace, s: settings.Settings) -> int:
     dbt_project.prepare_if_changed()  # the manifest must match the models before loading
     from okendo_pipeline.definitions import defs
 
+    definitions = defs()
+    known = {name for name, _ in pipeline.destinations(definitions)}
+    unknown = sorted(set(args.approve) - known - {"all"})
+    if unknown:
+        print(
+            f"error: --approve {', '.join(unknown)}: not a destination "
+            f"(one of {', '.join(sorted(known))}, or all)",
+            file=sys.stderr,
+        )
+        return 2
     options = pipeline.RunOptions(
         landing=args.landing,
         database=args.database,
@@ -139,8 +157,9 @@ def _run(args: argparse.Namespace, s: settings.Settings) -> int:
         dry_run=args.dry_run or s.dry_run,
         full_refresh=args.full_refresh,
         verbose=args.verbose,
+        approve=tuple(args.approve),
     )
-    return pipeline.run(options, defs())
+    return pipeline.run(options, definitions)
 
 
 def _status(args: argparse.Namespace, s: settings.Settings) -> int:

@@ -26,7 +26,7 @@ from okendo_pipeline.defs.common.alerting import observe_run
 from okendo_pipeline.defs.okendo.jobs import REFRESH_JOB
 from okendo_pipeline.defs.sync.factory import asset_key, job_name
 from okendo_pipeline.defs.sync.resource import DestinationResource
-from okendo_pipeline.lib.status import render_sync_run
+from okendo_pipeline.lib.status import render_sync_run, sync_status
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class RunOptions:
     dry_run: bool = False
     full_refresh: bool = False
     verbose: bool = False
+    approve: tuple[str, ...] = ()  # destinations (or "all") whose held plan this run sends
 
 
 def config_of(resource: dg.ConfigurableResource, **overrides: Any) -> dict[str, Any]:
@@ -71,6 +72,8 @@ def resource_config(options: RunOptions, definitions: dg.Definitions) -> dict[st
         run_settings["full_refresh"] = True
     if options.dry_run:
         run_settings["dry_run"] = True
+    if options.approve:
+        run_settings["approve"] = list(options.approve)
     if run_settings:
         overrides["run_settings"] = run_settings
     resources = {
@@ -90,7 +93,7 @@ def destinations(definitions: dg.Definitions) -> list[tuple[str, DestinationReso
 
 def run(options: RunOptions, definitions: dg.Definitions) -> int:
     """Refresh, then sync each destination that is on (all of them in a dry run); 0 when every
-    step succeeded, else 1."""
+    step succeeded, 1 when one failed, 3 when none failed and the guard held a sync."""
     if not options.verbose:
         warnings.filterwarnings("ignore", category=dg.BetaWarning)
         warnings.filterwarnings("ignore", category=dg.PreviewWarning)
@@ -118,7 +121,7 @@ def run(options: RunOptions, definitions: dg.Definitions) -> int:
         if not result.success:
             print("FAILED: the refresh did not finish; nothing was synced")
             return 1
-        ok = True
+        ok, held = True, []
         for name, resource in destinations(definitions):
             if not resource.enabled and not options.dry_run:
                 print(f"{name}: off ({resource.key_variable} is not set)")
@@ -133,6 +136,8 @@ def run(options: RunOptions, definitions: dg.Definitions) -> int:
             ok = ok and sync.success
             observe(job_name(name), sync, database)
             print(render_sync_run(database, sync.run_id, name))
+            if sync_status(database, sync.run_id, name) == "held":
+                held.append(name)
         with _quiet(options.verbose):
             published = definitions.resolve_job_def(PUBLISH_JOB).execute_in_process(
                 instance=inst, raise_on_error=False, run_config=base
@@ -140,8 +145,14 @@ def run(options: RunOptions, definitions: dg.Definitions) -> int:
         ok = ok and published.success
         observe(PUBLISH_JOB, published, database)
         print(publish_summary(published))
-    print("succeeded" if ok else "FAILED: a sync did not finish; see above")
-    return 0 if ok else 1
+    if not ok:
+        print("FAILED: a sync did not finish; see above")
+        return 1
+    if held:
+        print(f"HELD by the guard: {', '.join(held)}; nothing was sent there")
+        return 3
+    print("succeeded")
+    return 0
 
 
 def observe(job: str, result: dg.ExecuteInProcessResult, database: str) -> None:

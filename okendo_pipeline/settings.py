@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     events_backfill_start: str = "30d"
     sync_max_attempts: int = Field(10, ge=1)
     sync_log_days: int = Field(30, ge=0)
+    sync_max_change_share: float = Field(0.25, ge=0, le=1)
     dry_run: bool = False
     webhook_secret: SecretStr | None = None
     webhook_rotate_seconds: float = Field(ROTATE_SECONDS, gt=0)

@@ -126,3 +126,13 @@ def fakes():
     iterable, braze = FakeIterable(record_bodies=True), FakeBraze(record_bodies=True)
     with FakeServer(iterable) as si, FakeServer(braze) as sb:
         yield {"iterable": (iterable, si.url), "braze": (braze, sb.url)}
+
+
+@pytest.fixture
+def slack():
+    """An alert endpoint that keeps what it is sent (``.texts()``)."""
+    from okendo_pipeline_tests.slack import Slack
+
+    endpoint = Slack()
+    yield endpoint
+    endpoint.server.shutdown()

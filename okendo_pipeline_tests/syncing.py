@@ -27,19 +27,25 @@ def sync(
     dry_run: bool = False,
     backfill: str = "all",
     max_attempts: int = 10,
+    run_settings: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    checks: dict[str, bool] | None = None,
     **resource: Any,
 ) -> SyncReport | None:
     """One run of the ``<dest>_sync`` job, as the sensor launches it: the settings come from the
     environment (the key, the URL, ``OKENDO_SYNC_MAX_ATTEMPTS``...), the definitions load from
     them, and the job runs its two ops in process. ``url`` None: no key, a dry run. ``resource``
     sets fields of the destination's resource (``batch_size``, ``concurrency``...) through the
-    run config. Returns the report the deliver op produced (None when the run failed)."""
+    run config, ``run_settings`` fields of the run settings (``approve``...), ``env`` more
+    variables. Returns the report the deliver op produced (None when the run failed); the
+    asset checks' verdicts go into ``checks`` when given."""
     key_variable, key = KEYS[dest]
     env = {
         "OKENDO_DUCKDB_PATH": database,
         "OKENDO_AS_OF": AS_OF,
         "OKENDO_EVENTS_BACKFILL_START": backfill,
         "OKENDO_SYNC_MAX_ATTEMPTS": str(max_attempts),
+        **(env or {}),
     }
     if url is not None:
         env |= {key_variable: key, URLS[dest]: url}
@@ -56,7 +62,9 @@ def sync(
         run_config = {
             "resources": {
                 dest: config_of(definitions.resources[dest], **FAST, **resource),
-                "run_settings": config_of(definitions.resources["run_settings"], dry_run=dry_run),
+                "run_settings": config_of(
+                    definitions.resources["run_settings"], dry_run=dry_run, **(run_settings or {})
+                ),
             },
         }
         # The key is an EnvVar, resolved when the run starts: still inside the environment.
@@ -66,6 +74,9 @@ def sync(
             )
             deliver = op_handle(dest, "deliver")
             report = result.output_for_node(deliver) if result.success else None
+            for event in result.all_events:
+                if checks is not None and event.event_type_value == "ASSET_CHECK_EVALUATION":
+                    checks[event.event_specific_data.check_name] = event.event_specific_data.passed
     settings.load.cache_clear()
     return report
 

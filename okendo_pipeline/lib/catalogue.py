@@ -62,6 +62,10 @@ PROFILE_FIELDS: tuple[ProfileField, ...] = (
 
 FIELDS_BY_COLUMN: dict[str, ProfileField] = {f.column: f for f in PROFILE_FIELDS}
 
+# Fields whose value moves with the run's ``as_of`` alone (no new data): the guard leaves them
+# out of its share of changed profiles.
+CALENDAR_FIELDS: frozenset[str] = frozenset({"okendo_loyalty_next_birthday_date"})
+
 # Profile-question answers (Braze only): ``okendo_profile_<snake_case title>``, string values.
 PROFILE_ATTRIBUTE_PREFIX = "okendo_profile_"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
+from okendo_pipeline.lib.sync.plan import changed_field_counts
+
 
 def render_status(database: str) -> str:
     """Read-only: safe to run while the pipeline is idle; never writes the warehouse."""
@@ -163,7 +165,43 @@ def _destinations(conn: duckdb.DuckDBPyConnection) -> list[str]:
             f"changed, {accepted:,} accepted; {events:,} events planned, {ev_ok:,} accepted; "
             f"{requests:,} requests" + (f"; error: {error}" if error else "")
         )
+        lines += _held_lines(conn, dest)
     return lines
+
+
+def _held_lines(conn: duckdb.DuckDBPyConnection, dest: str) -> list[str]:
+    """The held plan, when the destination's latest real sync was held: why, and its fields."""
+    held = conn.execute(
+        """
+        select run_id, started_at, held_reason, profiles_changed, events_pending
+        from sync.runs where destination = ? and not dry_run
+        qualify row_number() over (order by started_at desc) = 1 and status = 'held'
+        """,
+        [dest],
+    ).fetchone()
+    if held is None:
+        return []
+    run_id, started, reason, changed, events = held
+    lines = [
+        f"  HELD by the guard since {started:%Y-%m-%d %H:%M:%S %Z}: {reason}",
+        f"    the held plan: {changed:,} profiles, {events:,} events (run {run_id}); "
+        f"send it with `okendo-pipeline run --approve {dest}`",
+        "    fields it changes most:",
+    ]
+    fields = changed_field_counts(conn, run_id, dest)[:5]
+    return lines + [f"    {n:>10,}  {field}" for field, n in fields]
+
+
+def sync_status(database: str, run_id: str, destination: str) -> str | None:
+    """The recorded status of one sync run (``held``, ``succeeded``...), None if unrecorded."""
+    with duckdb.connect(database, read_only=True) as conn:
+        if not _has_sync(conn):
+            return None
+        row = conn.execute(
+            "select status from sync.runs where run_id = ? and destination = ?",
+            [run_id, destination],
+        ).fetchone()
+    return row[0] if row else None
 
 
 def render_sync_run(database: str, run_id: str, destination: str) -> str:
@@ -178,7 +216,7 @@ def render_sync_run(database: str, run_id: str, destination: str) -> str:
                    profiles_rejected, profiles_failed, events_pending, events_accepted,
                    events_rejected, events_failed, events_skipped, requests,
                    possible_duplicates, resent_after_interruption, diff_seconds,
-                   duration_seconds, error
+                   duration_seconds, error, held_reason
             from sync.runs where run_id = ? and destination = ?
             """,
             [run_id, destination],
@@ -188,12 +226,18 @@ def render_sync_run(database: str, run_id: str, destination: str) -> str:
     if row is None:
         return f"{destination}: the sync run {run_id} recorded nothing (see the Dagster logs)"
     (status, dry, changed, fields, p_ok, p_rej, p_fail, events, e_ok, e_rej, e_fail, skipped,
-     requests, dupes, resent, diff_s, total_s, error) = row  # fmt: skip
+     requests, dupes, resent, diff_s, total_s, error, held) = row  # fmt: skip
     if dry:
         return (
             f"{destination} (dry run): would send {changed:,} profiles ({fields:,} fields) and "
             f"{events:,} events ({skipped:,} older than the backfill start skipped); "
             f"payloads in sync.outbox_payloads; diff {diff_s:.2f}s"
+        ) + (f"\n  the guard would hold it: {held}" if held else "")
+    if status == "held":
+        return (
+            f"{destination}: HELD by the guard, nothing sent: {held}. The plan ({changed:,} "
+            f"profiles, {fields:,} fields, {events:,} events) is kept; `okendo-pipeline status` "
+            f"shows it, `okendo-pipeline run --approve {destination}` sends it"
         )
     text = (
         f"{destination}: {status}; profiles {changed:,} changed ({fields:,} fields): "

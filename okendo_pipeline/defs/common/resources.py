@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from pydantic import Field
 
 from okendo_pipeline import settings
 from okendo_pipeline.lib import warehouse
@@ -49,7 +50,9 @@ class RunSettingsResource(dg.ConfigurableResource):
     """What a run computes as of, and how it syncs: ``as_of`` (ISO date; unset = today in UTC
     when the run starts), the points expiry, the sync's backfill, attempts and log days, and
     ``full_refresh``: rebuild every model from raw instead of the touched customers;
-    ``dry_run``: syncs compute and store exactly what they would send, and send nothing."""
+    ``dry_run``: syncs compute and store exactly what they would send, and send nothing;
+    ``sync_max_change_share``: the guard's limit; ``approve``: destinations (or ``all``) whose
+    plan this run sends even when the guard would hold it."""
 
     as_of: str | None = None
     full_refresh: bool = False
@@ -58,6 +61,8 @@ class RunSettingsResource(dg.ConfigurableResource):
     events_backfill_start: str = "30d"
     sync_max_attempts: int = 10
     sync_log_days: int = 30
+    sync_max_change_share: float = 0.25
+    approve: list[str] = Field(default_factory=list)
 
     def reference_date(self) -> date:
         return date.fromisoformat(self.as_of) if self.as_of else datetime.now(UTC).date()
@@ -71,13 +76,19 @@ class RunSettingsResource(dg.ConfigurableResource):
             "points_expiry_months": self.points_expiry_months,
         }
 
-    def sync_settings(self) -> SyncSettings:
+    def approved(self, destination: str) -> bool:
+        return destination in self.approve or "all" in self.approve
+
+    def sync_settings(self, destination: str | None = None) -> SyncSettings:
+        """For ``destination``'s sync: approved or not; without one, never approved."""
         return SyncSettings(
             as_of=self.reference_date(),
             events_backfill_start=self.events_backfill_start,
             max_attempts=self.sync_max_attempts,
             log_days=self.sync_log_days,
             dry_run=self.dry_run,
+            max_change_share=self.sync_max_change_share,
+            approved=destination is not None and self.approved(destination),
         )
 
 
@@ -96,6 +107,7 @@ def defs() -> dg.Definitions:
                 events_backfill_start=s.events_backfill_start,
                 sync_max_attempts=s.sync_max_attempts,
                 sync_log_days=s.sync_log_days,
+                sync_max_change_share=s.sync_max_change_share,
                 dry_run=s.dry_run,
             ),
         }

@@ -29,6 +29,7 @@ MARTS = (dg.AssetKey(["marts", "customer_profiles"]), dg.AssetKey(["marts", "cus
 ATTRIBUTES_MART = dg.AssetKey(["marts", "customer_profile_attributes"])
 # Run-queue tag (deploy/dagster.yaml limits it): one sync per destination.
 DESTINATION_TAG = "okendo/destination"
+GUARD_CHECK = "guard"
 
 
 def asset_key(name: str) -> dg.AssetKey:
@@ -81,8 +82,9 @@ def plan_step(
         raise dg.Failure(
             description=f"{resource.title} is off: set {resource.key_variable} (or run a dry run)"
         )
+    codec = resource.codec()
     with warehouse.connect() as conn:
-        return begin_run(conn, resource.codec(), run_id, run_settings.sync_settings())
+        return begin_run(conn, codec, run_id, run_settings.sync_settings(codec.name))
 
 
 def deliver_step(
@@ -96,8 +98,16 @@ def deliver_step(
             return deliver(conn, codec, None, report)
         with resource.sender() as sender:
             report = deliver(conn, codec, sender, report)
-    if report.status == "succeeded":
-        alert_settings = settings.load().alerts()
+    if report.dry_run:
+        return report
+    alert_settings = settings.load().alerts()
+    held = f"sync held by the guard at {report.destination}"
+    if report.status == "held":
+        detail = f"{report.plan.held_reason}; nothing sent. {approve_hint(report.destination)}"
+        alerts.observe(alert_settings, warehouse.database, held, True, detail)
+    elif report.status == "succeeded":
+        how = "approved" if report.settings.approved else "within the guard's limit"
+        alerts.observe(alert_settings, warehouse.database, held, False, f"the plan was {how}")
         failing, detail = alerts.rejections(
             report.profiles_rejected + report.events_rejected,
             sum(report.outcomes.values()),
@@ -107,6 +117,44 @@ def deliver_step(
         subject = f"rejections at {report.destination}"
         alerts.observe(alert_settings, warehouse.database, subject, failing, detail)
     return report
+
+
+def approve_hint(name: str) -> str:
+    return (
+        f"Review it (okendo-pipeline status), then send it with okendo-pipeline run --approve "
+        f"{name}, or launch {job_name(name)} with run_settings' approve: [{name}]"
+    )
+
+
+def guard_result(key: dg.AssetKey, report: SyncReport, fields: list[tuple[str, int]]):
+    """The guard's verdict as an asset check: failing while a plan is held."""
+    p = report.plan
+    if not p.guarded:
+        why = "approved" if report.settings.approved else "first sync: nothing acknowledged yet"
+        return dg.AssetCheckResult(
+            asset_key=key, check_name=GUARD_CHECK, passed=True, metadata={"not_guarded": why}
+        )
+    share = p.guard_changed / p.guard_acknowledged if p.guard_acknowledged else 0.0
+    meta: dict[str, Any] = {
+        "acknowledged_profiles": p.guard_acknowledged,
+        "changed_profiles": p.guard_changed,
+        "changed_share": round(share, 4),
+        "max_change_share": report.settings.max_change_share,
+        "most_changed_fields": fields_table(fields[:10]),
+    }
+    if p.held_reason:
+        meta["held_reason"] = p.held_reason
+        meta["to_send_it"] = approve_hint(report.destination)
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=GUARD_CHECK,
+        passed=p.held_reason is None,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=meta,
+        description=("dry run: would be held" if report.dry_run else "held")
+        if p.held_reason
+        else "within the limit",
+    )
 
 
 def build(name: str, resource: DestinationResource, *, uses_attributes: bool) -> dg.Definitions:
@@ -149,18 +197,35 @@ def build(name: str, resource: DestinationResource, *, uses_attributes: bool) ->
     )
     def deliver_op(context: dg.OpExecutionContext, report: SyncReport) -> SyncReport:
         report = deliver_step(getattr(context.resources, name), context.resources.warehouse, report)
-        if not report.dry_run and report.status != "succeeded":
+        if not report.dry_run and report.status not in ("succeeded", "held"):
             raise dg.Failure(description=report.error or "sync failed", metadata=metadata(report))
         return report
 
+    check = dg.AssetCheckSpec(
+        GUARD_CHECK,
+        asset=key,
+        description=f"The blast-radius guard: fails while a plan that would change more than "
+        f"OKENDO_SYNC_MAX_CHANGE_SHARE of what {title} acknowledged is held.",
+    )
+    check_output = check.get_python_identifier()
+
     @dg.op(
         name=f"{name}_record",
-        out={"acknowledged": dg.Out(dg.Nothing, is_required=False)},
-        description=f"Materialize destination/{name} with the sync's counts; a dry run, "
-        "which changed nothing there, is an observation instead.",
+        required_resource_keys={"warehouse"},
+        out={
+            "acknowledged": dg.Out(dg.Nothing, is_required=False),
+            check_output: dg.Out(dg.Nothing, is_required=False),
+        },
+        description=f"Materialize destination/{name} with the sync's counts and evaluate the "
+        "guard's check; a dry run or a held plan, which changed nothing there, is an "
+        "observation instead.",
     )
     def record_op(context: dg.OpExecutionContext, report: SyncReport):
-        if report.dry_run:
+        warehouse: WarehouseResource = context.resources.warehouse
+        with warehouse.connect() as conn:
+            fields = changed_field_counts(conn, context.run_id, name)
+        yield guard_result(key, report, fields)
+        if report.dry_run or report.status == "held":
             context.log_event(dg.AssetObservation(asset_key=key, metadata=metadata(report)))
         else:
             yield dg.Output(None, output_name="acknowledged", metadata=metadata(report))
@@ -168,10 +233,11 @@ def build(name: str, resource: DestinationResource, *, uses_attributes: bool) ->
     @dg.graph(
         name=graph_name(name),
         ins={i: dg.GraphIn() for i in inputs},
-        out={"acknowledged": dg.GraphOut()},
+        out={"acknowledged": dg.GraphOut(), check_output: dg.GraphOut()},
     )
     def graph(**upstream):
-        return record_op(deliver_op(plan_op(**upstream)))
+        acknowledged, checked = record_op(deliver_op(plan_op(**upstream)))
+        return {"acknowledged": acknowledged, check_output: checked}
 
     destination = dg.AssetsDefinition.from_graph(
         graph,
@@ -181,6 +247,7 @@ def build(name: str, resource: DestinationResource, *, uses_attributes: bool) ->
         descriptions_by_output_name={
             "acknowledged": f"Okendo profiles and events as acknowledged by {title}."
         },
+        check_specs=[check],
     )
 
     sync_job = dg.define_asset_job(

@@ -12,6 +12,7 @@ from datetime import datetime
 import duckdb
 
 from okendo_pipeline.lib.catalogue import PROFILE_FIELDS
+from okendo_pipeline.lib.sync import guard
 from okendo_pipeline.lib.sync.codec import Codec
 
 COLUMNS = [f.column for f in PROFILE_FIELDS]
@@ -28,6 +29,11 @@ class PlanCounts:
     events_retried: int = 0
     events_skipped: int = 0
     resent_after_interruption: int = 0
+    # The guard (none on a first sync or an approved one): why the plan is held, if it is.
+    guarded: bool = False
+    guard_acknowledged: int = 0
+    guard_changed: int = 0
+    held_reason: str | None = None
 
 
 def _changed_fields_sql() -> str:
@@ -71,8 +77,13 @@ def plan(
     events_cutoff: datetime | None,
     backfill_start: str,
     dry_run: bool,
+    max_change_share: float | None = None,
 ) -> PlanCounts:
-    """Write this run's outbox for ``codec.name``; returns what it holds. One transaction."""
+    """Write this run's outbox for ``codec.name``; returns what it holds. One transaction.
+
+    With ``max_change_share`` the guard looks at the plan (after a first sync); a held plan
+    stays in the outbox, and its new events are not entered in the ledger (the next plan
+    finds them again)."""
     dest = codec.name
     counts = PlanCounts()
     conn.execute("begin")
@@ -171,7 +182,12 @@ def plan(
             """,
             [run_id, dest],
         ).fetchone()
-        if not dry_run:
+        if max_change_share is not None and not counts.first_sync:
+            found = guard.count(conn, run_id, dest)
+            counts.guarded = True
+            counts.guard_acknowledged, counts.guard_changed = found.acknowledged, found.changed
+            counts.held_reason = guard.held_reason(found, max_change_share)
+        if not dry_run and counts.held_reason is None:
             conn.execute(
                 """
                 insert into sync.event_ledger

@@ -84,5 +84,5 @@ class SyncReport:
             "diff_seconds": round(self.diff_seconds, 2),
             "duration_seconds": round(self.duration_seconds, 2),
             **({"error": self.error} if self.error else {}),
-            **{f"plan_{k}": v for k, v in asdict(self.plan).items()},
+            **{f"plan_{k}": v for k, v in asdict(self.plan).items() if v is not None},
         }

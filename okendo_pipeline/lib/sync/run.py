@@ -65,6 +65,7 @@ def begin_run(
             events_cutoff=settings.events_cutoff,
             backfill_start=settings.events_backfill_start,
             dry_run=settings.dry_run,
+            max_change_share=None if settings.approved else settings.max_change_share,
         )
     except BaseException as exc:
         report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
@@ -72,13 +73,20 @@ def begin_run(
         raise
     report.diff_seconds = time.perf_counter() - started
     log.info("%s: plan %s in %.2fs", codec.name, asdict(report.plan), report.diff_seconds)
+    if report.plan.held_reason and not settings.dry_run:
+        report.status = "held"
+        log.warning("%s: held by the guard: %s", codec.name, report.plan.held_reason)
+        _finish(conn, report)
     return report
 
 
 def deliver(
     conn: duckdb.DuckDBPyConnection, codec: Codec, sender: Sender | None, report: SyncReport
 ) -> SyncReport:
-    """Send the planned rows (or, in a dry run, store their payloads), journal, fold."""
+    """Send the planned rows (or, in a dry run, store their payloads), journal, fold; a plan
+    the guard held sends nothing."""
+    if report.status == "held":
+        return report
     if sender is None and not report.dry_run:
         raise ValueError(f"{codec.name}: no client to send with (is the API key set?)")
     started = time.perf_counter()
@@ -191,7 +199,7 @@ def _finish(conn: duckdb.DuckDBPyConnection, report: SyncReport, send_seconds: f
     conn.execute(
         """
         update sync.runs set status = ?, finished_at = now(),
-            folded = folded or ?,
+            folded = folded or ?, held_reason = ?, approved = ?,
             profiles_changed = ?, profiles_accepted = ?, profiles_rejected = ?,
             profiles_failed = ?, fields_sent = ?, events_pending = ?, events_accepted = ?,
             events_rejected = ?, events_failed = ?, events_skipped = ?, requests = ?,
@@ -201,7 +209,9 @@ def _finish(conn: duckdb.DuckDBPyConnection, report: SyncReport, send_seconds: f
         """,
         [
             report.status,
-            report.dry_run,
+            report.dry_run or report.status == "held",  # nothing journaled to fold
+            p.held_reason,
+            report.settings.approved,
             p.profiles_created + p.profiles_updated,
             report.profiles_accepted,
             report.profiles_rejected,

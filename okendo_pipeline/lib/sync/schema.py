@@ -120,6 +120,9 @@ create table if not exists sync.runs (
     duration_seconds double,
     error varchar
 );
+-- The guard's verdict (added with the guard: older warehouses gain the columns).
+alter table sync.runs add column if not exists held_reason varchar;
+alter table sync.runs add column if not exists approved boolean default false;
 create table if not exists sync.row_log (
     run_id varchar not null,
     destination varchar not null,

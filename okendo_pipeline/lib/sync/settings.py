@@ -13,7 +13,9 @@ from datetime import date, datetime
 class SyncSettings:
     """``events_backfill_start`` as configured, and the cutoff it gives on this run's date;
     ``max_attempts``: runs a row may fail in before it is rejected; ``log_days``: how long the
-    per-row journal is kept once folded; ``samples``: payloads a dry run shows in its report."""
+    per-row journal is kept once folded; ``samples``: payloads a dry run shows in its report;
+    ``max_change_share``: the guard's limit (``guard``); ``approved``: this run sends a plan
+    the guard would hold."""
 
     as_of: date
     events_backfill_start: str = "30d"
@@ -21,6 +23,8 @@ class SyncSettings:
     log_days: int = 30
     dry_run: bool = False
     samples: int = 5
+    max_change_share: float = 0.25
+    approved: bool = False
 
     @property
     def events_cutoff(self) -> datetime | None:
