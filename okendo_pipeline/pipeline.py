@@ -178,8 +178,9 @@ def publish_summary(result: dg.ExecuteInProcessResult) -> str:
         meta = {k: v.value for k, v in event.materialization.metadata.items()}
         if meta.get("skipped_unchanged"):
             return f"analytics: {meta['path']} unchanged"
+        how = "rows written" if meta.get("mode") == "full" else "changed rows taken"
         return (
-            f"analytics: published {meta['tables']} tables, {meta['rows']:,} rows to "
+            f"analytics: published {meta['tables']} tables ({meta['rows']:,} {how}) to "
             f"{meta['path']}; {meta['seconds']:.1f}s"
         )
     failures = [e.step_failure_data.error for e in result.get_step_failure_events()]

@@ -13,6 +13,7 @@ import duckdb
 from okendo_pipeline.lib import analytics
 from okendo_pipeline.lib.okendo.generator.generate import generate
 from okendo_pipeline_tests.runs import land_another_review, run_refresh
+from okendo_pipeline_tests.syncing import AS_OF, sync
 
 ANALYST = textwrap.dedent(
     """
@@ -80,4 +81,56 @@ def test_publish_skips_when_nothing_changed(tmp_path: Path) -> None:
         conn.execute("insert into raw.rejected_records values ('bad line')")
         changed = analytics.publish(conn, target)
     assert (first.skipped, again.skipped, changed.skipped) == (False, True, False)
-    assert first.tables == 2 and changed.rows == 2
+    # Only the rejected records are written again: no customer changed.
+    assert first.tables == 2 and (changed.mode, changed.rows) == ("changes", 1)
+
+
+def publish_mode(result) -> str:
+    """How a run's publish went: ``full`` or ``changes``."""
+    [event] = [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.materialization.asset_key.to_user_string() == "analytics/okendo_analytics"
+    ]
+    return event.materialization.metadata["mode"].value
+
+
+def test_a_publish_of_the_changes_equals_a_full_publish(
+    tmp_path: Path, analytics_for_the_test, fakes, caplog
+) -> None:
+    landing, database = tmp_path / "landing", str(tmp_path / "w.duckdb")
+    generate(landing, 80, seed=3, as_of=date(2026, 11, 1))
+    _, url = fakes["iterable"]
+    first = run_refresh(landing, database, AS_OF)
+    assert first.success and publish_mode(first) == "full"
+    sync(database, "iterable", url)  # every profile acknowledged: published by the sync job
+    land_another_review(landing, database, "published-1", rating=1)
+    second = run_refresh(landing, database, AS_OF)
+    assert second.success and publish_mode(second) == "changes"
+    sync(database, "iterable", url)  # the reviewer's profile acknowledged again
+    land_another_review(landing, database, "published-2", rating=2)
+    assert publish_mode(run_refresh(landing, database, AS_OF)) == "changes"
+
+    assert "copying it whole" not in caplog.text  # the changes alone made the counts match
+    fresh = tmp_path / "fresh.duckdb"
+    with duckdb.connect(database) as conn:
+        assert analytics.publish(conn, fresh).mode == "full"
+    with duckdb.connect() as conn:
+        conn.execute(f"attach '{analytics_for_the_test}' as kept (read_only)")
+        conn.execute(f"attach '{fresh}' as fresh (read_only)")
+        listed = "select schema_name || '.' || table_name from duckdb_tables() " \
+                 "where database_name = ? and schema_name <> 'okendo' order by 1"  # fmt: skip
+        tables = [t for (t,) in conn.execute(listed, ["kept"]).fetchall()]
+        assert tables == [t for (t,) in conn.execute(listed, ["fresh"]).fetchall()]
+        assert "sync_history.sync_history_acknowledged" in tables
+        for table in tables:
+            for a, b in (("kept", "fresh"), ("fresh", "kept")):
+                extra = conn.execute(
+                    f"select count(*) from (select * from {a}.{table} "
+                    f"except all select * from {b}.{table})"
+                ).fetchone()[0]
+                assert extra == 0, f"{table}: {extra} rows in {a} only"
+        assert conn.execute(
+            "select count(*) from kept.marts.customer_events where event_id in "
+            "('review-created:published-1', 'review-created:published-2')"
+        ).fetchone() == (2,)

@@ -11,16 +11,29 @@ can make a run wait.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
+from okendo_pipeline.lib.incremental import BUILT_CUSTOMERS_DAYS
+
+log = logging.getLogger(__name__)
+
 # What analysts get: every mart, the rejected records, the sync history models and runs.
 PUBLISHED_SCHEMAS = ("marts", "sync_history")
 PUBLISHED_TABLES = ("raw.rejected_records", "sync.runs")
+# The big tables, taken again only for what changed: the customers an incremental build
+# recomputed, the (destination, customer) pairs acknowledged since the last publish.
+BY_CUSTOMER = frozenset(
+    {"marts.customer_profiles", "marts.customer_events", "marts.customer_profile_attributes"}
+)
+BY_ACKNOWLEDGED = frozenset({"sync_history.sync_history_acknowledged"})
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,23 @@ class Published:
     rows: int
     seconds: float
     skipped: bool = False
+    mode: str = "full"  # or "changes": the last file, with what changed since
+
+
+@dataclass(frozen=True)
+class LastPublish:
+    """What a published file says of itself (older files carry only the fingerprint)."""
+
+    fingerprint: str
+    warehouse: str | None = None
+    built_through: datetime | None = None
+    acknowledged_through: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Changes:
+    customers: int  # recomputed by builds since the last publish
+    acknowledged: int  # (destination, customer) pairs acknowledged since
 
 
 def tables_to_publish(conn: duckdb.DuckDBPyConnection) -> list[str]:
@@ -69,39 +99,222 @@ def fingerprint(conn: duckdb.DuckDBPyConnection, counts: dict[str, int]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def last_fingerprint(target: Path) -> str | None:
+def last_publish(target: Path) -> LastPublish | None:
     if not target.exists():
         return None
     try:
         with duckdb.connect(str(target), read_only=True) as conn:
-            row = conn.execute("select fingerprint from okendo.published").fetchone()
+            cursor = conn.execute("select * from okendo.published")
+            row = cursor.fetchone()
+            names = [d[0] for d in cursor.description]
     except duckdb.Error:
         return None
-    return row[0] if row else None
+    if row is None:
+        return None
+    values = dict(zip(names, row, strict=True))
+    return LastPublish(
+        fingerprint=values["fingerprint"],
+        warehouse=values.get("warehouse"),
+        built_through=values.get("built_through"),
+        acknowledged_through=values.get("acknowledged_through"),
+    )
+
+
+def warehouse_path(conn: duckdb.DuckDBPyConnection) -> str:
+    return conn.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchone()[0]
+
+
+def _scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
+    try:
+        return conn.execute(sql, params or []).fetchone()[0]
+    except duckdb.CatalogException:  # the table is not there yet
+        return None
+
+
+def _exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(
+        _scalar(
+            conn,
+            "select count(*) from duckdb_tables() where database_name = current_database() "
+            "and schema_name = ? and table_name = ?",
+            [schema, name],
+        )
+    )
+
+
+def watermarks(conn: duckdb.DuckDBPyConnection) -> dict[str, datetime | None]:
+    """How far the file about to be published goes: the last build, the last acknowledgement."""
+    return {
+        "built": _scalar(conn, "select max(finished_at) from raw.model_builds"),
+        "acknowledged": _scalar(conn, "select max(acknowledged_at) from sync.profile_state"),
+    }
+
+
+def changes_since(
+    conn: duckdb.DuckDBPyConnection, previous: LastPublish, target: Path
+) -> Changes | None:
+    """What changed in the big tables since ``previous`` was published from this warehouse, as
+    temp tables ``publish_customers`` and ``publish_acknowledged``; None when that cannot be
+    known (a full build since, a build whose customers are no longer kept, another warehouse's
+    file), and the tables are copied whole."""
+    if previous.warehouse != warehouse_path(conn) or Path(f"{target}.wal").exists():
+        return None
+    since = previous.built_through
+    conn.execute("create or replace temp table publish_customers (customer_key varchar)")
+    if _exists(conn, "raw.model_builds"):
+        if since is not None and not _scalar(
+            conn, "select count(*) from raw.model_builds where finished_at = ?", [since]
+        ):
+            return None
+        after = conn.execute(
+            "select count(*) filter (where full_refresh), "
+            "count(*) filter (where finished_at < now() - to_days(?)) "
+            "from raw.model_builds where finished_at > coalesce(?, '-infinity'::timestamptz)",
+            [BUILT_CUSTOMERS_DAYS, since],
+        ).fetchone()
+        if after[0] or after[1]:
+            return None
+        if _exists(conn, "raw.built_customers"):
+            conn.execute(
+                "insert into publish_customers select distinct customer_key "
+                "from raw.built_customers "
+                "where finished_at > coalesce(?, '-infinity'::timestamptz)",
+                [since],
+            )
+    elif since is not None:
+        return None
+    conn.execute(
+        "create or replace temp table publish_acknowledged (destination varchar, "
+        "customer_key varchar)"
+    )
+    if _exists(conn, "sync.profile_state"):
+        conn.execute(
+            "insert into publish_acknowledged select destination, customer_key "
+            "from sync.profile_state where acknowledged_at > coalesce(?, '-infinity'::timestamptz)",
+            [previous.acknowledged_through],
+        )
+    return Changes(
+        customers=_scalar(conn, "select count(*) from publish_customers"),
+        acknowledged=_scalar(conn, "select count(*) from publish_acknowledged"),
+    )
+
+
+def _columns(conn: duckdb.DuckDBPyConnection, database: str, table: str) -> list[tuple]:
+    schema, name = table.split(".")
+    return conn.execute(
+        "select column_name, data_type from duckdb_columns() where database_name = ? "
+        "and schema_name = ? and table_name = ? order by column_index",
+        [database, schema, name],
+    ).fetchall()
+
+
+def _copy(conn: duckdb.DuckDBPyConnection, table: str) -> None:
+    conn.execute(f"drop table if exists okendo_publish.{table}")
+    conn.execute(f"create table okendo_publish.{table} as select * from {table}")
+
+
+def _create_schemas(conn: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
+    for schema in sorted({t.split(".")[0] for t in tables} | {"okendo"}):
+        conn.execute(f"create schema if not exists okendo_publish.{schema}")
+
+
+def _copy_all(conn: duckdb.DuckDBPyConnection, tables: list[str], counts: dict[str, int]) -> int:
+    _create_schemas(conn, tables)
+    for table in tables:
+        _copy(conn, table)
+    return sum(counts.values())  # a run is the only writer: the copies hold what was counted
+
+
+def _apply_changes(
+    conn: duckdb.DuckDBPyConnection, tables: list[str], counts: dict[str, int]
+) -> int:
+    """Bring the copy of the last file up to date: the big tables by their changed keys, the
+    rest whole. Returns the rows written. A big table whose columns changed, or whose count
+    does not match afterwards, is copied whole instead (and said so in the log)."""
+    _create_schemas(conn, tables)
+    held = {
+        f"{s}.{t}"
+        for s, t in conn.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where database_name = 'okendo_publish'"
+        ).fetchall()
+    }
+    for gone in sorted(held - set(tables) - {"okendo.published"}):
+        conn.execute(f"drop table okendo_publish.{gone}")
+    written = 0
+    for table in tables:
+        keyed = table in BY_CUSTOMER or table in BY_ACKNOWLEDGED
+        same = table in held and _columns(conn, "okendo_publish", table) == _columns(
+            conn, current_database(conn), table
+        )
+        if not (keyed and same):
+            _copy(conn, table)
+            written += counts[table]
+            continue
+        if table in BY_CUSTOMER:
+            match = "customer_key::varchar in (select customer_key from publish_customers)"
+        else:
+            match = (
+                "destination || chr(0) || customer_key in "
+                "(select destination || chr(0) || customer_key from publish_acknowledged)"
+            )
+        conn.execute(f"delete from okendo_publish.{table} where {match}")
+        written += conn.execute(
+            f"insert into okendo_publish.{table} select * from {table} where {match}"
+        ).fetchone()[0]
+        now = conn.execute(f"select count(*) from okendo_publish.{table}").fetchone()[0]
+        if now != counts[table]:
+            log.warning(
+                "analytics: %s has %s rows after taking the changes, the warehouse %s; "
+                "copying it whole",
+                table, now, counts[table],
+            )  # fmt: skip
+            _copy(conn, table)
+            written += counts[table]
+    return written
+
+
+def current_database(conn: duckdb.DuckDBPyConnection) -> str:
+    return conn.execute("select current_database()").fetchone()[0]
 
 
 def publish(conn: duckdb.DuckDBPyConnection, target: Path) -> Published:
-    """Copy the published tables from the warehouse ``conn`` into a new file, then rename it
-    over ``target``; nothing when the tables are unchanged since the last publish."""
+    """Write the published tables from the warehouse ``conn`` into a new file, then rename it
+    over ``target``; nothing when the tables are unchanged since the last publish.
+
+    The new file starts as a copy of the last one when the warehouse can say what changed since
+    (``changes_since``): then only the changed customers' rows of the big tables are replaced,
+    and the small tables whole. Otherwise (no file yet, a full build since, a file from
+    elsewhere) every table is copied afresh."""
     began = time.perf_counter()
     tables = tables_to_publish(conn)
     counts = row_counts(conn, tables)
     digest = fingerprint(conn, counts)
-    if digest == last_fingerprint(target):
+    previous = last_publish(target)
+    if previous is not None and digest == previous.fingerprint:
         return Published(str(target), len(tables), 0, time.perf_counter() - began, skipped=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.{os.getpid()}.new")
     staging.unlink(missing_ok=True)
+    changes = changes_since(conn, previous, target) if previous else None
+    if changes is not None:
+        shutil.copyfile(target, staging)  # the file analysts may hold open is only read
+    marks = watermarks(conn)
     conn.execute(f"attach '{staging}' as okendo_publish")
     try:
-        for schema in sorted({t.split(".")[0] for t in tables} | {"okendo"}):
-            conn.execute(f"create schema okendo_publish.{schema}")
-        for table in tables:
-            conn.execute(f"create table okendo_publish.{table} as select * from {table}")
+        if changes is None:
+            copied = _copy_all(conn, tables, counts)
+        else:
+            copied = _apply_changes(conn, tables, counts)
+        conn.execute("drop table if exists okendo_publish.okendo.published")
         conn.execute(
-            "create table okendo_publish.okendo.published as "
-            "select now() as published_at, $fingerprint as fingerprint",
-            {"fingerprint": digest},
+            "create table okendo_publish.okendo.published as select now() as published_at, "
+            "$fingerprint as fingerprint, $warehouse as warehouse, $built as built_through, "
+            "$acknowledged as acknowledged_through",
+            {"fingerprint": digest, "warehouse": warehouse_path(conn), **marks},
         )
     finally:
         conn.execute("detach okendo_publish")
@@ -113,5 +326,10 @@ def publish(conn: duckdb.DuckDBPyConnection, target: Path) -> Published:
         os.fsync(directory)
     finally:
         os.close(directory)
-    rows = sum(counts.values())  # a run is the only writer: the copies hold what was counted
-    return Published(str(target), len(tables), rows, time.perf_counter() - began)
+    return Published(
+        str(target),
+        len(tables),
+        copied,
+        time.perf_counter() - began,
+        mode="full" if changes is None else "changes",
+    )

@@ -25,7 +25,14 @@ create table if not exists raw.model_builds (
     points_expiry_months integer not null,
     customers bigint not null
 );
+-- The customers each incremental build recomputed, kept a week: what the analysts' file must
+-- take again (``lib/analytics.py``); a full build has no rows here (everything changed).
+create table if not exists raw.built_customers (
+    finished_at timestamptz not null,
+    customer_key varchar not null
+);
 """
+BUILT_CUSTOMERS_DAYS = 7
 MODELS = ("marts.customer_profiles", "marts.customer_events", "marts.customer_profile_attributes")
 
 
@@ -77,9 +84,22 @@ def plan_build(
 
 
 def finish_build(conn: duckdb.DuckDBPyConnection, plan: BuildPlan) -> None:
-    """Record the build and remove the touched rows it covered (a full build covers all)."""
+    """Record the build (with the customers it recomputed, when incremental) and remove the
+    touched rows it covered (a full build covers all). ``now()`` is the transaction's start:
+    one timestamp for the build row and its customers."""
+    conn.execute(DDL)
     conn.execute("begin transaction")
     try:
+        if plan.load_ids and not plan.full_refresh:
+            conn.execute(
+                "insert into raw.built_customers select distinct now(), customer_key "
+                "from raw.touched_customers where load_id in ?",
+                [plan.load_ids],
+            )
+        conn.execute(
+            "delete from raw.built_customers where finished_at < now() - to_days(?)",
+            [BUILT_CUSTOMERS_DAYS],
+        )
         if plan.load_ids:
             conn.execute("delete from raw.touched_customers where load_id in ?", [plan.load_ids])
         conn.execute(

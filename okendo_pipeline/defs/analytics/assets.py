@@ -32,8 +32,9 @@ def published_asset() -> dg.AssetsDefinition:
         group_name="analytics",
         kinds={"duckdb"},
         description="What analysts query: the marts, the rejected records and the sync "
-        "history, copied from the warehouse into a new file renamed over the last one, so an "
-        "open session never blocks a run and never sees half a file. Skipped when unchanged.",
+        "history, written from the warehouse into a new file (a copy of the last one with "
+        "what changed since, when that is known) renamed over the last one, so an open "
+        "session never blocks a run and never sees half a file. Skipped when unchanged.",
     )
     def okendo_analytics(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -46,6 +47,7 @@ def published_asset() -> dg.AssetsDefinition:
                 "path": done.path,
                 "tables": done.tables,
                 "rows": done.rows,
+                "mode": done.mode,
                 "skipped_unchanged": done.skipped,
                 "seconds": round(done.seconds, 2),
             }
