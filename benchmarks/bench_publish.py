@@ -1,6 +1,7 @@
 """The analysts' file: a full publish (every table copied into a new file) and a publish of the
-changes (a copy of the last file with ``--changed`` customers' rows taken again), over an
-existing warehouse.
+changes (a copy of the last file with ``--changed`` customers' rows taken again), and one after a
+full build (the copy, with the changed customers found by comparing it with the warehouse), over
+an existing warehouse.
 
 The changes are marked as an incremental build and a sync record them: ``--changed`` random
 customers in ``raw.built_customers`` under a new ``raw.model_builds`` row, and as many
@@ -55,6 +56,15 @@ def mark_changes(conn: duckdb.DuckDBPyConnection, customers: int) -> None:
         )
 
 
+def mark_full_build(conn: duckdb.DuckDBPyConnection) -> None:
+    """Record a full build, as the nightly refresh on a new day does: the build log no longer
+    says what changed, so the publish compares the tables with the last file."""
+    conn.execute(
+        "insert into raw.model_builds select now(), true, 'bench_publish', as_of, "
+        "points_expiry_months, 0 from raw.model_builds order by finished_at desc limit 1"
+    )
+
+
 def copy_reference(source: Path, folder: Path) -> float:
     began = time.perf_counter()
     copy = folder / "reference-copy.duckdb"
@@ -75,7 +85,7 @@ def main() -> None:
     database = Path(args.database).resolve()
     folder = Path(tempfile.mkdtemp(prefix="bench-publish-", dir=database.parent))
     target = folder / "okendo_analytics.duckdb"
-    fulls, changes, references = [], [], []
+    fulls, changes, compared, references = [], [], [], []
     try:
         with duckdb.connect(str(database)) as conn:
             for _ in range(args.runs):
@@ -88,20 +98,29 @@ def main() -> None:
                 done = analytics.publish(conn, target)
                 assert done.mode == "changes", done
                 changes.append(done.seconds)
+                mark_full_build(conn)
+                mark_changes(conn, args.changed)  # the sync's acknowledgements, taken too
+                done = analytics.publish(conn, target)
+                assert done.mode == "compared", done
+                compared.append(done.seconds)
             tables = analytics.tables_to_publish(conn)
             rows = sum(analytics.row_counts(conn, tables).values())
         size = target.stat().st_size
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    full, change, ref = (statistics.median(x) for x in (fulls, changes, references))
+    full, change, compare, ref = (
+        statistics.median(x) for x in (fulls, changes, compared, references)
+    )
     print(f"{len(tables)} tables, {rows:,} rows, {size / 2**30:.2f} GiB; medians of {args.runs}")
     lines = [
         ("full publish (every table copied)", f"{full:7.2f} s"),
         (f"publish of {args.changed:,} changed customers", f"{change:7.2f} s"),
+        ("publish after a full build (tables compared)", f"{compare:7.2f} s"),
         ("reference: copy of the file, with fsync", f"{ref:7.2f} s"),
         ("full / reference", f"{full / ref:7.1f}x"),
         ("changes / reference", f"{change / ref:7.1f}x"),
         ("changes / full", f"{change / full:7.2f}x"),
+        ("compared / full", f"{compare / full:7.2f}x"),
     ]
     for label, value in lines:
         print(f"  {label:<44}{value}")

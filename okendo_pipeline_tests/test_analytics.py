@@ -13,7 +13,7 @@ import duckdb
 from okendo_pipeline.lib import analytics
 from okendo_pipeline.lib.okendo.generator.generate import generate
 from okendo_pipeline_tests.runs import land_another_review, run_refresh
-from okendo_pipeline_tests.syncing import AS_OF, sync
+from okendo_pipeline_tests.syncing import AS_OF, rows, sync
 
 ANALYST = textwrap.dedent(
     """
@@ -86,7 +86,7 @@ def test_publish_skips_when_nothing_changed(tmp_path: Path) -> None:
 
 
 def publish_mode(result) -> str:
-    """How a run's publish went: ``full`` or ``changes``."""
+    """How a run's publish went: ``full``, ``changes`` or ``compared``."""
     [event] = [
         e
         for e in result.get_asset_materialization_events()
@@ -110,6 +110,13 @@ def test_a_publish_of_the_changes_equals_a_full_publish(
     sync(database, "iterable", url)  # the reviewer's profile acknowledged again
     land_another_review(landing, database, "published-2", rating=2)
     assert publish_mode(run_refresh(landing, database, AS_OF)) == "changes"
+    # Months later: a full build (next birthdays move), the changes found by comparing.
+    birthdays = "select okendo_loyalty_next_birthday_date from marts.customer_profiles order by 1"
+    before = rows(str(analytics_for_the_test), birthdays)
+    assert publish_mode(run_refresh(landing, database, "2027-05-01")) == "compared"
+    assert rows(str(analytics_for_the_test), birthdays) != before
+    land_another_review(landing, database, "published-3", rating=3)
+    assert publish_mode(run_refresh(landing, database, "2027-05-01")) == "changes"
 
     assert "copying it whole" not in caplog.text  # the changes alone made the counts match
     fresh = tmp_path / "fresh.duckdb"
@@ -132,5 +139,6 @@ def test_a_publish_of_the_changes_equals_a_full_publish(
                 assert extra == 0, f"{table}: {extra} rows in {a} only"
         assert conn.execute(
             "select count(*) from kept.marts.customer_events where event_id in "
-            "('review-created:published-1', 'review-created:published-2')"
-        ).fetchone() == (2,)
+            "('review-created:published-1', 'review-created:published-2', "
+            "'review-created:published-3')"
+        ).fetchone() == (3,)

@@ -45,7 +45,9 @@ class Published:
     rows: int
     seconds: float
     skipped: bool = False
-    mode: str = "full"  # or "changes": the last file, with what changed since
+    # "full"; "changes": the last file, with the changes the build log names; "compared": the
+    # last file, with the changes found by comparing it with the warehouse
+    mode: str = "full"
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class LastPublish:
 class Changes:
     customers: int  # recomputed by builds since the last publish
     acknowledged: int  # (destination, customer) pairs acknowledged since
+    compare: bool = False  # the build log cannot tell: compare the tables with the last file
 
 
 def tables_to_publish(conn: duckdb.DuckDBPyConnection) -> list[str]:
@@ -158,36 +161,15 @@ def watermarks(conn: duckdb.DuckDBPyConnection) -> dict[str, datetime | None]:
 def changes_since(
     conn: duckdb.DuckDBPyConnection, previous: LastPublish, target: Path
 ) -> Changes | None:
-    """What changed in the big tables since ``previous`` was published from this warehouse, as
-    temp tables ``publish_customers`` and ``publish_acknowledged``; None when that cannot be
-    known (a full build since, a build whose customers are no longer kept, another warehouse's
-    file), and the tables are copied whole."""
+    """What changed since ``previous`` was published from this warehouse: temp tables
+    ``publish_customers`` (from the build log, when every build since was incremental and is
+    still logged; else ``compare`` is set and the customers are found by comparing the tables
+    with the last file) and ``publish_acknowledged``. None for another warehouse's file: the
+    tables are then copied whole."""
     if previous.warehouse != warehouse_path(conn) or Path(f"{target}.wal").exists():
         return None
-    since = previous.built_through
     conn.execute("create or replace temp table publish_customers (customer_key varchar)")
-    if _exists(conn, "raw.model_builds"):
-        if since is not None and not _scalar(
-            conn, "select count(*) from raw.model_builds where finished_at = ?", [since]
-        ):
-            return None
-        after = conn.execute(
-            "select count(*) filter (where full_refresh), "
-            "count(*) filter (where finished_at < now() - to_days(?)) "
-            "from raw.model_builds where finished_at > coalesce(?, '-infinity'::timestamptz)",
-            [BUILT_CUSTOMERS_DAYS, since],
-        ).fetchone()
-        if after[0] or after[1]:
-            return None
-        if _exists(conn, "raw.built_customers"):
-            conn.execute(
-                "insert into publish_customers select distinct customer_key "
-                "from raw.built_customers "
-                "where finished_at > coalesce(?, '-infinity'::timestamptz)",
-                [since],
-            )
-    elif since is not None:
-        return None
+    logged = _logged_customers(conn, previous.built_through)
     conn.execute(
         "create or replace temp table publish_acknowledged (destination varchar, "
         "customer_key varchar)"
@@ -201,6 +183,49 @@ def changes_since(
     return Changes(
         customers=_scalar(conn, "select count(*) from publish_customers"),
         acknowledged=_scalar(conn, "select count(*) from publish_acknowledged"),
+        compare=not logged,
+    )
+
+
+def _logged_customers(conn: duckdb.DuckDBPyConnection, since: datetime | None) -> bool:
+    """Fill ``publish_customers`` from the build log; False when the log cannot tell (a full
+    build since ``since``, a build whose customers are no longer kept, ``since`` unknown)."""
+    if not _exists(conn, "raw.model_builds"):
+        return since is None
+    if since is not None and not _scalar(
+        conn, "select count(*) from raw.model_builds where finished_at = ?", [since]
+    ):
+        return False
+    full, expired = conn.execute(
+        "select count(*) filter (where full_refresh), "
+        "count(*) filter (where finished_at < now() - to_days(?)) "
+        "from raw.model_builds where finished_at > coalesce(?, '-infinity'::timestamptz)",
+        [BUILT_CUSTOMERS_DAYS, since],
+    ).fetchone()
+    if full or expired:
+        return False
+    if _exists(conn, "raw.built_customers"):
+        conn.execute(
+            "insert into publish_customers select distinct customer_key from raw.built_customers "
+            "where finished_at > coalesce(?, '-infinity'::timestamptz)",
+            [since],
+        )
+    return True
+
+
+def compare_customers(conn: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Add to ``publish_customers`` every customer whose rows in ``table`` differ between the
+    warehouse and the copy of the last file: per customer, the row count and the sum of the
+    rows' hashes (a few seconds for millions of rows, where copying them costs many more)."""
+    digest = "select customer_key, count(*) as n, sum(hash(t)::hugeint) as h from {} t group by 1"
+    conn.execute(
+        f"""
+        insert into publish_customers
+        select customer_key::varchar
+        from ({digest.format(table)}) new
+        full join ({digest.format("okendo_publish." + table)}) old using (customer_key)
+        where new.n is distinct from old.n or new.h is distinct from old.h
+        """
     )
 
 
@@ -256,10 +281,11 @@ def _copy_all(conn: duckdb.DuckDBPyConnection, tables: list[str], counts: dict[s
 
 
 def _apply_changes(
-    conn: duckdb.DuckDBPyConnection, tables: list[str], counts: dict[str, int]
+    conn: duckdb.DuckDBPyConnection, tables: list[str], counts: dict[str, int], *, compare: bool
 ) -> int:
-    """Bring the copy of the last file up to date: the big tables by their changed keys, the
-    rest whole. Returns the rows written. A big table whose columns changed, or whose count
+    """Bring the copy of the last file up to date: the big tables by their changed keys (from
+    the build log, or with ``compare`` found by comparing), the rest whole. Returns the rows
+    written. A big table whose columns changed, or whose count
     does not match afterwards, is copied whole instead (and said so in the log)."""
     _create_schemas(conn, tables)
     held = {
@@ -271,13 +297,23 @@ def _apply_changes(
     }
     for gone in sorted(held - set(tables) - {"okendo.published"}):
         conn.execute(f"drop table okendo_publish.{gone}")
+    here = current_database(conn)
+    same = {
+        t
+        for t in tables
+        if t in held and _columns(conn, "okendo_publish", t) == _columns(conn, here, t)
+    }
+    if compare:  # every customer-keyed table's differences, before any of them changes
+        for table in sorted(BY_CUSTOMER & same):
+            compare_customers(conn, table)
+        conn.execute(
+            "create or replace temp table publish_customers as "
+            "select distinct customer_key from publish_customers"
+        )
     written = 0
     for table in tables:
         keyed = table in BY_CUSTOMER or table in BY_ACKNOWLEDGED
-        same = table in held and _columns(conn, "okendo_publish", table) == _columns(
-            conn, current_database(conn), table
-        )
-        if not (keyed and same):
+        if not (keyed and table in same):
             _copy(conn, table)
             written += counts[table]
             continue
@@ -335,7 +371,7 @@ def publish(conn: duckdb.DuckDBPyConnection, target: Path) -> Published:
         if changes is None:
             copied = _copy_all(conn, tables, counts)
         else:
-            copied = _apply_changes(conn, tables, counts)
+            copied = _apply_changes(conn, tables, counts, compare=changes.compare)
         conn.execute("drop table if exists okendo_publish.okendo.published")
         conn.execute(
             "create table okendo_publish.okendo.published as select now() as published_at, "
@@ -358,5 +394,5 @@ def publish(conn: duckdb.DuckDBPyConnection, target: Path) -> Published:
         len(tables),
         copied,
         time.perf_counter() - began,
-        mode="full" if changes is None else "changes",
+        mode="full" if changes is None else "compared" if changes.compare else "changes",
     )
