@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +51,7 @@ class Settings(BaseSettings):
     sync_max_attempts: int = Field(10, ge=1)
     sync_log_days: int = Field(30, ge=0)
     sync_max_change_share: float = Field(0.25, ge=0, le=1)
+    sync_on_removed: Literal["keep", "clear"] = "keep"
     dry_run: bool = False
     webhook_secret: SecretStr | None = None
     webhook_rotate_seconds: float = Field(ROTATE_SECONDS, gt=0)

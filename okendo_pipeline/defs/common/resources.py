@@ -51,8 +51,9 @@ class RunSettingsResource(dg.ConfigurableResource):
     when the run starts), the points expiry, the sync's backfill, attempts and log days, and
     ``full_refresh``: rebuild every model from raw instead of the touched customers;
     ``dry_run``: syncs compute and store exactly what they would send, and send nothing;
-    ``sync_max_change_share``: the guard's limit; ``approve``: destinations (or ``all``) whose
-    plan this run sends even when the guard would hold it."""
+    ``sync_max_change_share``: the guard's limit; ``sync_on_removed``: ``keep`` or ``clear``
+    (every field sent as null, once, for a customer who left the marts); ``approve``:
+    destinations (or ``all``) whose plan this run sends even when the guard would hold it."""
 
     as_of: str | None = None
     full_refresh: bool = False
@@ -62,6 +63,7 @@ class RunSettingsResource(dg.ConfigurableResource):
     sync_max_attempts: int = 10
     sync_log_days: int = 30
     sync_max_change_share: float = 0.25
+    sync_on_removed: str = "keep"
     approve: list[str] = Field(default_factory=list)
 
     def reference_date(self) -> date:
@@ -88,6 +90,7 @@ class RunSettingsResource(dg.ConfigurableResource):
             log_days=self.sync_log_days,
             dry_run=self.dry_run,
             max_change_share=self.sync_max_change_share,
+            on_removed=self.sync_on_removed,
             approved=destination is not None and self.approved(destination),
         )
 
@@ -108,6 +111,7 @@ def defs() -> dg.Definitions:
                 sync_max_attempts=s.sync_max_attempts,
                 sync_log_days=s.sync_log_days,
                 sync_max_change_share=s.sync_max_change_share,
+                sync_on_removed=s.sync_on_removed,
                 dry_run=s.dry_run,
             ),
         }

@@ -31,7 +31,7 @@ def profile_items(
             rec = dict(zip(names, row, strict=True))
             changed = {f: rec[f] for f in rec["changed_fields"] if f != ATTRIBUTES}
             if ATTRIBUTES in rec["changed_fields"]:
-                old = rec["old_attributes"] if rec["operation"] == "update" else None
+                old = rec["old_attributes"] if rec["operation"] != "create" else None
                 changed.update(attribute_changes(rec[ATTRIBUTES], old))
             operations[rec["row_key"]] = rec["operation"]
             yield codec.profile_item(rec["row_key"], rec["identity_kind"], rec["identity"], changed)

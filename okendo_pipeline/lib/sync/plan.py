@@ -17,6 +17,9 @@ from okendo_pipeline.lib.sync.codec import Codec
 
 COLUMNS = [f.column for f in PROFILE_FIELDS]
 ATTRIBUTES = "profile_attributes"
+# The row hash a cleared profile is acknowledged with: never a real row's (those hash values),
+# so a customer who comes back is planned again, and a cleared one is not cleared twice.
+CLEARED_HASH = 0
 
 
 @dataclass
@@ -24,6 +27,7 @@ class PlanCounts:
     first_sync: bool = False
     profiles_created: int = 0
     profiles_updated: int = 0
+    profiles_cleared: int = 0  # left the marts; every field sent as null (OKENDO_SYNC_ON_REMOVED)
     fields: int = 0
     events: int = 0
     events_retried: int = 0
@@ -78,12 +82,14 @@ def plan(
     backfill_start: str,
     dry_run: bool,
     max_change_share: float | None = None,
+    clear_removed: bool = False,
 ) -> PlanCounts:
     """Write this run's outbox for ``codec.name``; returns what it holds. One transaction.
 
     With ``max_change_share`` the guard looks at the plan (after a first sync); a held plan
     stays in the outbox, and its new events are not entered in the ledger (the next plan
-    finds them again)."""
+    finds them again). With ``clear_removed`` an acknowledged customer who left the marts is
+    planned once more, as ``clear``: every field it was sent with, as null."""
     dest = codec.name
     counts = PlanCounts()
     conn.execute("begin")
@@ -129,16 +135,20 @@ def plan(
             """,
             [run_id, dest, dest, dest],
         )
+        if clear_removed:
+            _plan_clears(conn, run_id, dest)
         row = conn.execute(
             """
             select count(*) filter (where operation = 'create'),
                    count(*) filter (where operation = 'update'),
+                   count(*) filter (where operation = 'clear'),
                    coalesce(sum(len(changed_fields)), 0)
             from sync.outbox_profiles where run_id = ? and destination = ?
             """,
             [run_id, dest],
         ).fetchone()
-        counts.profiles_created, counts.profiles_updated, counts.fields = row
+        (counts.profiles_created, counts.profiles_updated, counts.profiles_cleared,
+         counts.fields) = row  # fmt: skip
 
         cutoff = events_cutoff if counts.first_sync else None
         if counts.first_sync and cutoff is not None and not dry_run:
@@ -207,6 +217,28 @@ def plan(
         conn.execute("rollback")
         raise
     return counts
+
+
+def _plan_clears(conn: duckdb.DuckDBPyConnection, run_id: str, dest: str) -> None:
+    """Acknowledged customers no longer in the marts, not cleared yet: every field that holds
+    a value at the destination, sent as null, under the identity it was sent with."""
+    held = ", ".join(f"case when s.{c} is not null then '{c}' end" for c in [*COLUMNS, ATTRIBUTES])
+    conn.execute(
+        f"""
+        insert into sync.outbox_profiles
+        select ?, ?, (select coalesce(max(seq), 0) from sync.outbox_profiles
+                      where run_id = ? and destination = ?)
+                     + row_number() over (order by s.customer_key),
+            s.customer_key, 'clear', list_filter([{held}], lambda x: x is not null),
+            s.identity_kind, s.identity, {CLEARED_HASH},
+            {", ".join("null" for _ in COLUMNS)}, null, s.profile_attributes
+        from sync.profile_state s
+        anti join sync_snapshot c using (customer_key)
+        where s.destination = ? and s.row_hash <> {CLEARED_HASH}
+          and len(list_filter([{held}], lambda x: x is not null)) > 0
+        """,
+        [run_id, dest, run_id, dest, dest],
+    )
 
 
 def changed_field_counts(

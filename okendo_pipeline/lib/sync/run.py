@@ -66,6 +66,7 @@ def begin_run(
             backfill_start=settings.events_backfill_start,
             dry_run=settings.dry_run,
             max_change_share=None if settings.approved else settings.max_change_share,
+            clear_removed=settings.on_removed == "clear",
         )
     except BaseException as exc:
         report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
@@ -159,7 +160,8 @@ def _send(
     """Send, journal each outcome, stop after repeated whole-batch failures (rows stay planned
     for the next run rather than burning attempts while the destination is down)."""
     consecutive_failures = 0
-    planned = report.plan.profiles_created + report.plan.profiles_updated
+    p = report.plan
+    planned = p.profiles_created + p.profiles_updated + p.profiles_cleared
     total = planned if kind == "profile" else report.plan.events
     with progress.bar(f"{report.destination}: send {kind}s", total, kind) as sent:
         for _batch, result in send_all(batches, send, concurrency=concurrency):
@@ -212,7 +214,7 @@ def _finish(conn: duckdb.DuckDBPyConnection, report: SyncReport, send_seconds: f
             report.dry_run or report.status == "held",  # nothing journaled to fold
             p.held_reason,
             report.settings.approved,
-            p.profiles_created + p.profiles_updated,
+            p.profiles_created + p.profiles_updated + p.profiles_cleared,
             report.profiles_accepted,
             report.profiles_rejected,
             report.profiles_failed,

@@ -15,7 +15,8 @@ class SyncSettings:
     ``max_attempts``: runs a row may fail in before it is rejected; ``log_days``: how long the
     per-row journal is kept once folded; ``samples``: payloads a dry run shows in its report;
     ``max_change_share``: the guard's limit (``guard``); ``approved``: this run sends a plan
-    the guard would hold."""
+    the guard would hold; ``on_removed``: ``clear`` sends every field as null, once, for a
+    customer who left the marts."""
 
     as_of: date
     events_backfill_start: str = "30d"
@@ -25,6 +26,7 @@ class SyncSettings:
     samples: int = 5
     max_change_share: float = 0.25
     approved: bool = False
+    on_removed: str = "keep"  # or "clear"
 
     @property
     def events_cutoff(self) -> datetime | None:
