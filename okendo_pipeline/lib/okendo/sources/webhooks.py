@@ -27,11 +27,11 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from okendo_pipeline.lib.okendo.contract.models import RESOURCE_TYPES
+from okendo_pipeline.lib.okendo.sources.connections import BoundedHandler, BoundedHTTPServer
 from okendo_pipeline.lib.okendo.sources.signatures import SignatureError, verify
 
 log = logging.getLogger(__name__)
@@ -290,8 +290,13 @@ class WebhookReceiver:
         return 200, {"status": "stored", "id": msg_id}
 
 
-def make_server(receiver: WebhookReceiver, host: str, port: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
+def make_server(
+    receiver: WebhookReceiver, host: str, port: int, **bounds: float
+) -> BoundedHTTPServer:
+    """The receiver's HTTP server; ``bounds``: ``deadline_seconds``, ``max_connections``
+    (``connections.BoundedHTTPServer``)."""
+
+    class Handler(BoundedHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True
 
@@ -307,6 +312,7 @@ def make_server(receiver: WebhookReceiver, host: str, port: int) -> ThreadingHTT
             self.wfile.write(data)
 
         def do_GET(self) -> None:
+            self.request_read()
             if self.path.split("?", 1)[0] == "/healthz":
                 alive = receiver.writer.thread.is_alive()
                 self._answer(200 if alive else 503, {"status": "ok" if alive else "writer down"})
@@ -326,12 +332,14 @@ def make_server(receiver: WebhookReceiver, host: str, port: int) -> ThreadingHTT
                 self._answer(413, {"error": f"body over {MAX_BODY_BYTES} bytes"})
                 return
             body = self.rfile.read(length)
+            if len(body) < length:  # the connection was closed (its deadline passed)
+                self.close_connection = True
+                return
+            self.request_read()
             headers = {k.lower(): v for k, v in self.headers.items()}
             self._answer(*receiver.handle(headers, body))
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    return BoundedHTTPServer((host, port), Handler, **bounds)  # type: ignore[arg-type]
 
 
 def serve(landing: Path, key: bytes, host: str, port: int, *, rotate_seconds: float) -> None:
