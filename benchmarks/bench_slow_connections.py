@@ -26,7 +26,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_webhooks, beside this file
 
-from bench_webhooks import SECRET, free_port
+from bench_webhooks import SECRET, free_port, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -79,12 +79,7 @@ def main() -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            requests.get(f"{url}/healthz", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+    wait_ready(url)
     try:
         reference = [deliver(url, n) for n in range(50)]
         flood: list[socket.socket] = []

@@ -35,6 +35,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_ready(url: str) -> None:
+    """Until the receiver answers its health check (30 s at most)."""
+    for _ in range(300):
+        try:
+            requests.get(f"{url}/healthz", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+
+
 def sender(url: str, worker: int, threads: int, seconds: float, health: bool, out) -> None:
     """One process: ``threads`` sessions; puts the acknowledged review ids on ``out``."""
     import threading
@@ -94,12 +104,7 @@ def one_run(args: argparse.Namespace, health: bool) -> tuple[float, int, int]:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            requests.get(f"{url}/healthz", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+    wait_ready(url)
     out: mp.Queue = mp.Queue()
     procs = [
         mp.Process(target=sender, args=(url, w, args.threads, args.seconds, health, out))

@@ -57,3 +57,18 @@ def stop_group(process) -> None:
         process.wait(60)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def run_command(folder: Path, *args: str, env: dict[str, str]):
+    """``okendo-pipeline run`` on ``folder``'s ``landing`` and ``w.duckdb`` in a new process,
+    with the environment's destination settings replaced by ``env``."""
+    import os
+    import subprocess
+    import sys
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("ITERABLE_", "BRAZE_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "okendo_pipeline.cli", "run", "--landing", str(folder / "landing"),
+         "--database", str(folder / "w.duckdb"), *args],
+        env=base | env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip

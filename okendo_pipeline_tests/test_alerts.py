@@ -2,9 +2,6 @@
 change of state, once on recovery, never a secret or an email address, never a failed run."""
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -14,18 +11,13 @@ from okendo_fakes.iterable import FakeIterable
 from okendo_fakes.server import FakeServer
 from okendo_pipeline.lib import alerts
 from okendo_pipeline.lib.okendo.generator.generate import generate
+from okendo_pipeline_tests.runs import run_command
 
 KEY = "iterable-key-never-in-an-alert"
 
 
-def run(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("ITERABLE_", "BRAZE_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "okendo_pipeline.cli", "run", "--landing",
-         str(tmp_path / "landing"), "--database", str(tmp_path / "w.duckdb"),
-         "--as-of", "2026-06-01"],
-        env=base | env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+def run(tmp_path: Path, env: dict[str, str]):
+    return run_command(tmp_path, "--as-of", "2026-06-01", env=env)
 
 
 def test_a_failing_sync_alerts_once_and_its_recovery_once(tmp_path: Path, slack) -> None:

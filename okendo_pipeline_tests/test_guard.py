@@ -1,9 +1,6 @@
 """The blast-radius guard: a plan that would change too much is held, shown, alerted, approved."""
 
 import math
-import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +11,7 @@ from okendo_fakes.server import FakeServer
 from okendo_pipeline.lib.okendo.generator.generate import generate
 from okendo_pipeline.lib.status import render_status
 from okendo_pipeline.lib.sync.guard import GuardCounts, held_reason
-from okendo_pipeline_tests.runs import land_another_review
+from okendo_pipeline_tests.runs import land_another_review, run_command
 from okendo_pipeline_tests.syncing import rows, scalar, sync
 
 KEY = "iterable-guard-key"
@@ -100,15 +97,6 @@ def test_a_newer_plan_replaces_a_held_one(built, fakes) -> None:
     ]
 
 
-def cli(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("ITERABLE_", "BRAZE_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "okendo_pipeline.cli", "run", "--landing",
-         str(tmp_path / "landing"), "--database", str(tmp_path / "w.duckdb"), *args],
-        env=base | env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-
-
 def test_run_exits_3_when_held_alerts_once_and_approve_sends(tmp_path: Path, slack) -> None:
     generate(tmp_path / "landing", 60, seed=11, as_of=date(2026, 6, 1))
     fake = FakeIterable(api_keys=frozenset({KEY}))
@@ -119,11 +107,11 @@ def test_run_exits_3_when_held_alerts_once_and_approve_sends(tmp_path: Path, sla
             "OKENDO_ALERT_WEBHOOK_URL": slack.url,
             "OKENDO_SYNC_MAX_CHANGE_SHARE": "0.01",  # one profile of 60 is more than this
         }
-        first = cli(tmp_path, "--as-of", "2026-06-01", env=env)
+        first = run_command(tmp_path, "--as-of", "2026-06-01", env=env)
         assert first.returncode == 0, first.stdout + first.stderr
 
         # Half a year later: next birthdays move for many, and the guard lets that through.
-        later = cli(tmp_path, "--as-of", "2026-12-15", env=env)
+        later = run_command(tmp_path, "--as-of", "2026-12-15", env=env)
         assert later.returncode == 0, later.stdout + later.stderr
         database = str(tmp_path / "w.duckdb")
         [(planned, acknowledged)] = rows(
@@ -136,18 +124,18 @@ def test_run_exits_3_when_held_alerts_once_and_approve_sends(tmp_path: Path, sla
         land_another_review(tmp_path / "landing", database, "guard-review-1", rating=1)
         land_another_review(tmp_path / "landing", database, "guard-review-2", rating=2)
         requests = fake.count_requests()
-        held = cli(tmp_path, "--as-of", "2026-12-15", env=env)
+        held = run_command(tmp_path, "--as-of", "2026-12-15", env=env)
         assert held.returncode == 3, held.stdout + held.stderr
         assert "iterable: HELD by the guard, nothing sent" in held.stdout
         assert fake.count_requests() == requests
-        still = cli(tmp_path, "--as-of", "2026-12-15", env=env)  # a newer plan, held too
+        still = run_command(tmp_path, "--as-of", "2026-12-15", env=env)  # a newer plan, held too
         assert still.returncode == 3
         [alert] = [t for t in slack.texts() if "held by the guard" in t]
         assert "FAILING" in alert and "--approve iterable" in alert and "@" not in alert
 
-        wrong = cli(tmp_path, "--approve", "iterabel", env=env)
+        wrong = run_command(tmp_path, "--approve", "iterabel", env=env)
         assert wrong.returncode == 2 and "not a destination" in wrong.stderr
-        sent = cli(tmp_path, "--as-of", "2026-12-15", "--approve", "iterable", env=env)
+        sent = run_command(tmp_path, "--as-of", "2026-12-15", "--approve", "iterable", env=env)
         assert sent.returncode == 0, sent.stdout + sent.stderr
         assert fake.count_requests() > requests
     texts = [t for t in slack.texts() if "held by the guard" in t]
