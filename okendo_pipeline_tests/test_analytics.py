@@ -85,6 +85,25 @@ def test_publish_skips_when_nothing_changed(tmp_path: Path) -> None:
     assert first.tables == 2 and (changed.mode, changed.rows) == ("changes", 1)
 
 
+def test_a_file_patched_for_a_week_is_written_whole_again(tmp_path: Path) -> None:
+    target = tmp_path / "a.duckdb"
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        conn.execute("create schema marts; create schema raw")
+        conn.execute("create table marts.customer_profiles as select 'a' as customer_key")
+        conn.execute("create table raw.rejected_records (reason varchar)")
+        assert analytics.publish(conn, target).mode == "full"
+        conn.execute("insert into raw.rejected_records values ('one')")
+        assert analytics.publish(conn, target).mode == "changes"
+        with duckdb.connect(str(target)) as published:  # as if written whole 8 days ago
+            published.execute(
+                "update okendo.published set written_whole_at = now() - interval 8 day"
+            )
+        conn.execute("insert into raw.rejected_records values ('two')")
+        assert analytics.publish(conn, target).mode == "full"
+        conn.execute("insert into raw.rejected_records values ('three')")
+        assert analytics.publish(conn, target).mode == "changes"
+
+
 def publish_mode(result) -> str:
     """How a run's publish went: ``full``, ``changes`` or ``compared``."""
     [event] = [

@@ -17,7 +17,7 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -35,6 +35,7 @@ BY_CUSTOMER = frozenset(
     {"marts.customer_profiles", "marts.customer_events", "marts.customer_profile_attributes"}
 )
 BY_ACKNOWLEDGED = frozenset({"sync_history.sync_history_acknowledged"})
+REWRITE_DAYS = 7  # a copied-and-patched file is written whole again after this
 COPY_WORKERS = 2  # the machines this runs on have two cores or more
 
 
@@ -58,6 +59,7 @@ class LastPublish:
     warehouse: str | None = None
     built_through: datetime | None = None
     acknowledged_through: datetime | None = None
+    written_whole_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ def last_publish(target: Path) -> LastPublish | None:
         warehouse=values.get("warehouse"),
         built_through=values.get("built_through"),
         acknowledged_through=values.get("acknowledged_through"),
+        written_whole_at=values.get("written_whole_at"),
     )
 
 
@@ -148,6 +151,12 @@ def _exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
             [schema, name],
         )
     )
+
+
+def fresh(previous: LastPublish) -> bool:
+    """The last file was written whole recently enough to be copied and patched again."""
+    written = previous.written_whole_at
+    return written is not None and datetime.now(UTC) - written < timedelta(days=REWRITE_DAYS)
 
 
 def watermarks(conn: duckdb.DuckDBPyConnection) -> dict[str, datetime | None]:
@@ -348,10 +357,10 @@ def publish(conn: duckdb.DuckDBPyConnection, target: Path) -> Published:
     """Write the published tables from the warehouse ``conn`` into a new file, then rename it
     over ``target``; nothing when the tables are unchanged since the last publish.
 
-    The new file starts as a copy of the last one when the warehouse can say what changed since
-    (``changes_since``): then only the changed customers' rows of the big tables are replaced,
-    and the small tables whole. Otherwise (no file yet, a full build since, a file from
-    elsewhere) every table is copied afresh."""
+    The new file starts as a copy of the last one (``changes_since``): only the changed
+    customers' rows of the big tables are replaced, and the small tables whole. Every table is
+    copied afresh when there is no file yet, the file is another warehouse's, or it was last
+    written whole ``REWRITE_DAYS`` ago (so the rows deleted in a copy do not pile up)."""
     began = time.perf_counter()
     tables = tables_to_publish(conn)
     counts = row_counts(conn, tables)
@@ -362,7 +371,7 @@ def publish(conn: duckdb.DuckDBPyConnection, target: Path) -> Published:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.{os.getpid()}.new")
     staging.unlink(missing_ok=True)
-    changes = changes_since(conn, previous, target) if previous else None
+    changes = changes_since(conn, previous, target) if previous and fresh(previous) else None
     if changes is not None:
         shutil.copyfile(target, staging)  # the file analysts may hold open is only read
     marks = watermarks(conn)
@@ -380,8 +389,14 @@ def publish(conn: duckdb.DuckDBPyConnection, target: Path) -> Published:
         conn.execute(
             "create table okendo_publish.okendo.published as select now() as published_at, "
             "$fingerprint as fingerprint, $warehouse as warehouse, $built as built_through, "
-            "$acknowledged as acknowledged_through",
-            {"fingerprint": digest, "warehouse": warehouse_path(conn), **marks},
+            "$acknowledged as acknowledged_through, "
+            "coalesce($written, now()) as written_whole_at",
+            {
+                "fingerprint": digest,
+                "warehouse": warehouse_path(conn),
+                "written": previous.written_whole_at if changes and previous else None,
+                **marks,
+            },
         )
     finally:
         conn.execute("detach okendo_publish")
