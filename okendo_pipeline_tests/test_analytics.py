@@ -70,12 +70,18 @@ def test_an_open_analyst_session_never_blocks_a_run(tmp_path: Path, analytics_fo
     assert not list(published.parent.glob(".*.new"))  # no staging file left behind
 
 
+def tiny_warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    """A warehouse with one profile and no rejected line: what a publish needs, no more."""
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    conn.execute("create schema marts; create schema raw")
+    conn.execute("create table marts.customer_profiles as select 'a' as customer_key")
+    conn.execute("create table raw.rejected_records (reason varchar)")
+    return conn
+
+
 def test_publish_skips_when_nothing_changed(tmp_path: Path) -> None:
     target = tmp_path / "a.duckdb"
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
-        conn.execute("create schema marts; create schema raw")
-        conn.execute("create table marts.customer_profiles as select 1 as customer_key")
-        conn.execute("create table raw.rejected_records (reason varchar)")
+    with tiny_warehouse(tmp_path) as conn:
         first = analytics.publish(conn, target)
         again = analytics.publish(conn, target)
         conn.execute("insert into raw.rejected_records values ('bad line')")
@@ -87,10 +93,7 @@ def test_publish_skips_when_nothing_changed(tmp_path: Path) -> None:
 
 def test_a_file_patched_for_a_week_is_written_whole_again(tmp_path: Path) -> None:
     target = tmp_path / "a.duckdb"
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
-        conn.execute("create schema marts; create schema raw")
-        conn.execute("create table marts.customer_profiles as select 'a' as customer_key")
-        conn.execute("create table raw.rejected_records (reason varchar)")
+    with tiny_warehouse(tmp_path) as conn:
         assert analytics.publish(conn, target).mode == "full"
         conn.execute("insert into raw.rejected_records values ('one')")
         assert analytics.publish(conn, target).mode == "changes"

@@ -64,9 +64,11 @@ class LastPublish:
 
 @dataclass(frozen=True)
 class Changes:
-    customers: int  # recomputed by builds since the last publish
-    acknowledged: int  # (destination, customer) pairs acknowledged since
-    compare: bool = False  # the build log cannot tell: compare the tables with the last file
+    """The changes since the last publish are in the temp tables ``publish_customers`` and
+    ``publish_acknowledged``; with ``compare`` the build log could not tell which customers,
+    and the tables are compared with the last file instead."""
+
+    compare: bool = False
 
 
 def tables_to_publish(conn: duckdb.DuckDBPyConnection) -> list[str]:
@@ -189,11 +191,7 @@ def changes_since(
             "from sync.profile_state where acknowledged_at > coalesce(?, '-infinity'::timestamptz)",
             [previous.acknowledged_through],
         )
-    return Changes(
-        customers=_scalar(conn, "select count(*) from publish_customers"),
-        acknowledged=_scalar(conn, "select count(*) from publish_acknowledged"),
-        compare=not logged,
-    )
+    return Changes(compare=not logged)
 
 
 def _logged_customers(conn: duckdb.DuckDBPyConnection, since: datetime | None) -> bool:
@@ -327,7 +325,7 @@ def _apply_changes(
             written += counts[table]
             continue
         if table in BY_CUSTOMER:
-            match = "customer_key::varchar in (select customer_key from publish_customers)"
+            match = "customer_key in (select customer_key from publish_customers)"
         else:
             match = (
                 "destination || chr(0) || customer_key in "
