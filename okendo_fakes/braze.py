@@ -5,7 +5,8 @@ accounts (400 ``Max Input Length Exceeded``); 413 above 4 MB; per-object validat
 201 with ``errors[{type, input_array, index}]`` while the other objects are processed; a fixed
 window of 3,000 requests per 3 s with ``X-RateLimit-Limit/Remaining/Reset`` (epoch seconds) on
 every response; ``null`` removes an attribute; every event stored as new (no dedup), so
-duplicates are visible; optional 202 ``queued`` through the ``queued`` fault.
+duplicates are visible; optional 202 ``queued`` through the ``queued`` fault; ``/users/delete``
+(50 identifiers of one kind, its own 20,000/min window): the profile and its events go.
 """
 
 import time
@@ -20,6 +21,12 @@ from okendo_fakes.server import FakeApp, FixedWindow, Response, json_body
 # values up to 255 characters.
 TRACK_PATH = "/users/track"
 RATE_LIMIT = (3000, 3.0)
+# /users/delete (and the other user endpoints) share 20,000 requests per minute, apart from
+# /users/track; at most 50 identifiers of one kind per request.
+DELETE_PATH = "/users/delete"
+USER_ENDPOINTS_LIMIT = (20_000, 60.0)
+MAX_DELETE_IDENTIFIERS = 50
+DELETE_KINDS = ("external_ids", "user_aliases", "braze_ids", "email_addresses", "phone_numbers")
 MAX_OBJECTS = 75
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_STRING_LENGTH = 255
@@ -69,6 +76,7 @@ class FakeBraze(FakeApp):
         self.max_objects = max_objects
         self.per_array = per_array
         self.window = FixedWindow(*rate_limit) if rate_limit else None
+        self.user_window = FixedWindow(*USER_ENDPOINTS_LIMIT) if rate_limit else None
         self.max_body_bytes = max_body_bytes
         self.blocked_external_ids = set(blocked_external_ids)
         self.clear()
@@ -76,18 +84,20 @@ class FakeBraze(FakeApp):
     def clear(self) -> None:
         self.profiles: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
+        self.deleted: list[str] = []
 
     def state(self) -> dict[str, Any]:
-        return {"profiles": self.profiles, "events": self.events}
+        return {"profiles": self.profiles, "events": self.events, "deleted": self.deleted}
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def limit_headers(self) -> tuple[bool, dict[str, str]]:
-        if self.window is None:
+    def limit_headers(self, path: str = TRACK_PATH) -> tuple[bool, dict[str, str]]:
+        window = self.window if path == TRACK_PATH else self.user_window
+        if window is None:
             return True, {}
-        allowed, remaining, reset = self.window.take()
+        allowed, remaining, reset = window.take()
         return allowed, {
-            "X-RateLimit-Limit": str(self.window.limit),
+            "X-RateLimit-Limit": str(window.limit),
             "X-RateLimit-Remaining": str(remaining),
             "X-RateLimit-Reset": str(int(reset)),
         }
@@ -150,22 +160,74 @@ class FakeBraze(FakeApp):
                 return f"Event property '{key}' is longer than 255 characters"
         return None
 
+    def delete_users(self, body: dict[str, Any], headers: dict[str, str]) -> Response:
+        """Braze's ``/users/delete``: one kind of identifier, at most 50; an email (or phone)
+        comes with a ``prioritization`` and deletes nothing when several profiles match it."""
+        kinds = [k for k in DELETE_KINDS if k in body]
+        if len(kinds) != 1 or not isinstance(body[kinds[0]], list):
+            return Response(400, {"message": "provide exactly one kind of identifier"}, headers)
+        kind, values = kinds[0], body[kinds[0]]
+        if len(values) > MAX_DELETE_IDENTIFIERS:
+            return Response(400, {"message": "Max Input Length Exceeded"}, headers)
+        if kind not in ("external_ids", "email_addresses"):
+            return Response(400, {"message": f"{kind} are not supported by this fake"}, headers)
+        deleted = 0
+        for value in values:
+            if kind == "external_ids":
+                if not isinstance(value, str):
+                    return Response(400, {"message": "external_ids must be strings"}, headers)
+                matches = (
+                    [f"external_id:{value}"] if f"external_id:{value}" in self.profiles else []
+                )
+            else:
+                if not isinstance(value, dict) or not isinstance(value.get("email"), str):
+                    return Response(400, {"message": "email_addresses need an email"}, headers)
+                if not value.get("prioritization"):
+                    return Response(400, {"message": "email_addresses need a prioritization"})
+                matches = self.profiles_with_email(value["email"], value["prioritization"])
+            if len(matches) != 1:
+                continue  # nobody, or several profiles for the prioritization: nothing deleted
+            key = matches[0]
+            del self.profiles[key]  # Braze nulls the profile; gone, here
+            self.events = [e for e in self.events if e["_profile"] != key]
+            self.deleted.append(key)
+            deleted += 1
+        return Response(201, {"deleted": deleted, "message": "success"}, headers)
+
+    def profiles_with_email(self, email: str, prioritization: list[str]) -> list[str]:
+        """The profiles an email identifier picks: ``unidentified`` (email-only) or
+        ``identified`` (with an external id) first as asked, then the most recently updated."""
+        email = email.lower()
+        unidentified = [k for k in self.profiles if k.lower() == f"email:{email}"]
+        identified = [
+            k for k, p in self.profiles.items()
+            if k.startswith("external_id:") and str(p.get("email", "")).lower() == email
+        ]  # fmt: skip
+        for rule in prioritization:
+            found = {"unidentified": unidentified, "identified": identified}.get(rule, [])
+            if found:
+                return found[-1:] if "most_recently_updated" in prioritization else found
+        return []
+
     # -- route ---------------------------------------------------------------------------------
 
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> Response:
         auth = headers.get("authorization", "")
         if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self.api_keys:
             return Response(401, {"message": "Invalid API key"})
-        allowed, limit_headers = self.limit_headers()
+        if path not in (TRACK_PATH, DELETE_PATH):
+            return Response(404, {"message": f"no route {path}"})
+        allowed, limit_headers = self.limit_headers(path)
         if not allowed:
             return self.rate_limited(path)
-        if path != TRACK_PATH:
-            return Response(404, {"message": f"no route {path}"}, limit_headers)
         if len(body) > self.max_body_bytes:
             return Response(413, {"message": "Payload too large"}, limit_headers)
         parsed, problem = json_body(body)
         if problem or not isinstance(parsed, dict):
             return Response(400, {"message": problem or "body must be an object"}, limit_headers)
+        if path == DELETE_PATH:
+            with self.lock:
+                return self.delete_users(parsed, limit_headers)
         arrays = {a: parsed.get(a) or [] for a in ARRAYS}
         if any(not isinstance(v, list) for v in arrays.values()):
             return Response(400, {"message": "attributes/events/purchases must be arrays"})

@@ -3,8 +3,9 @@
 Reproduces: ``Api-Key``/``Api_Key`` auth (401 BadApiKey); the 4 MB body cap (400 BatchTooLarge);
 per-endpoint leaky-bucket limits with 429 RateLimitExceeded; field types fixed by first write,
 mismatches in ``failedUpdates.invalidData*``; ``createNewFields`` off -> ``filteredOutFields``;
-email/userId syntax -> ``invalidEmails``/``invalidUserIds``; forgotten users; disallowed event
-names; events upserted by ``id``; failures reported by identifier only, never by index.
+email/userId syntax -> ``invalidEmails``/``invalidUserIds``; ``users/forget`` (3/s): the
+user and their events are deleted and the identity is forgotten (later updates fail); disallowed
+event names; events upserted by ``id``; failures reported by identifier only, never by index.
 """
 
 import re
@@ -16,10 +17,12 @@ from okendo_fakes.server import FakeApp, LeakyBucket, Response, json_body
 # Iterable's documented figures, stated here on their own (never imported from the client, so a
 # wrong limit in the client cannot pass on both sides): Swagger "Iterable API 1.8" gives 5
 # requests/s per project for users/bulkUpdate and 10/s for events/trackBulk, a 4 MB body cap,
-# and event ids of at most 512 bytes.
+# and event ids of at most 512 bytes; users/forget (GDPR) takes 3 requests/s per project.
 BULK_UPDATE_PATH = "/api/users/bulkUpdate"
 TRACK_BULK_PATH = "/api/events/trackBulk"
-RATE_LIMITS = {BULK_UPDATE_PATH: 5.0, TRACK_BULK_PATH: 10.0}
+FORGET_PATH = "/api/users/forget"
+ROUTES = (BULK_UPDATE_PATH, TRACK_BULK_PATH, FORGET_PATH)
+RATE_LIMITS = {BULK_UPDATE_PATH: 5.0, TRACK_BULK_PATH: 10.0, FORGET_PATH: 3.0}
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_EVENT_ID_BYTES = 512
 
@@ -95,6 +98,7 @@ class FakeIterable(FakeApp):
         self.field_types: dict[str, str] = {}
         self.events: dict[str, dict[str, Any]] = {}
         self.event_writes = 0
+        self.forgets: list[str] = []
 
     def state(self) -> dict[str, Any]:
         return {
@@ -102,6 +106,8 @@ class FakeIterable(FakeApp):
             "field_types": self.field_types,
             "events": self.events,
             "event_writes": self.event_writes,
+            "forgets": self.forgets,
+            "forgotten": sorted(self.forgotten),
         }
 
     def rate_limited(self, path: str) -> Response:
@@ -139,7 +145,7 @@ class FakeIterable(FakeApp):
         key = headers.get("api-key") or headers.get("api_key")
         if key not in self.api_keys:
             return self.error(401, "BadApiKey", "Invalid API key")
-        if path not in (BULK_UPDATE_PATH, TRACK_BULK_PATH):
+        if path not in ROUTES:
             return self.error(404, "NotFound", f"no route {path}")
         bucket = self.buckets.get(path)
         if bucket is not None and not bucket.allow():
@@ -152,6 +158,8 @@ class FakeIterable(FakeApp):
         with self.lock:
             if path == BULK_UPDATE_PATH:
                 return self.bulk_update(parsed)
+            if path == FORGET_PATH:
+                return self.forget(parsed)
             return self.track_bulk(parsed)
 
     def bulk_update(self, body: Any) -> Response:
@@ -206,6 +214,22 @@ class FakeIterable(FakeApp):
                 "createdFields": [],
             },
         )
+
+    def forget(self, body: Any) -> Response:
+        """Delete the user (by email or userId, not both) and every event under them; the
+        identity is then forgotten: later updates and events for it fail."""
+        who = self.user_key(body) if isinstance(body, dict) else None
+        if who is None or ("email" in body and "userId" in body):
+            return self.error(400, "BadParams", "provide an email or a userId (but not both)")
+        kind, value = who
+        self.users.pop(f"{kind}:{value}", None)
+        for event_id in [
+            i for i, ev in self.events.items() if self.user_key(ev) == (kind, value)
+        ]:  # fmt: skip
+            del self.events[event_id]
+        self.forgotten.add(value)
+        self.forgets.append(f"{kind}:{value}")
+        return Response(200, {"msg": "", "code": "Success", "params": None})
 
     def track_bulk(self, body: Any) -> Response:
         events = body.get("events") if isinstance(body, dict) else None

@@ -80,6 +80,17 @@ def _parser() -> argparse.ArgumentParser:
         "--verbose", "-v", action="store_true", help="also show Dagster's log and dbt's lines"
     )
 
+    erase = sub.add_parser(
+        "erase",
+        help="erase people by email: warehouse, landing files, analysts' file, destinations",
+    )
+    erase.add_argument(
+        "--email", action="append", required=True, metavar="ADDRESS",
+        help="an address to erase (repeatable); matched as lower(trim(email))",
+    )  # fmt: skip
+    erase.add_argument("--database", type=Path, help=database_help)
+    erase.add_argument("--landing", type=Path, help=landing_help)
+
     status = sub.add_parser("status", help="what was loaded, rejected and synced")
     status.add_argument("--database", type=Path, help=database_help)
 
@@ -160,6 +171,21 @@ def _run(args: argparse.Namespace, s: settings.Settings) -> int:
         approve=tuple(args.approve),
     )
     return pipeline.run(options, definitions)
+
+
+def _erase(args: argparse.Namespace, s: settings.Settings) -> int:
+    from okendo_pipeline import erase
+    from okendo_pipeline.lib.erasure.addresses import normalise
+
+    for n, address in enumerate(args.email, 1):
+        try:
+            normalise(address)
+        except ValueError:
+            print(f"error: --email number {n} is not an email address", file=sys.stderr)
+            return 2
+    from okendo_pipeline.definitions import defs
+
+    return erase.run(args.email, args.database, args.landing, defs())
 
 
 def _status(args: argparse.Namespace, s: settings.Settings) -> int:
@@ -254,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "generate": _generate,
         "run": _run,
+        "erase": _erase,
         "status": _status,
         "serve-webhooks": _serve_webhooks,
         "ui": _ui,

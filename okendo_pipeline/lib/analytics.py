@@ -351,25 +351,27 @@ def current_database(conn: duckdb.DuckDBPyConnection) -> str:
     return conn.execute("select current_database()").fetchone()[0]
 
 
-def publish(conn: duckdb.DuckDBPyConnection, target: Path) -> Published:
+def publish(conn: duckdb.DuckDBPyConnection, target: Path, *, whole: bool = False) -> Published:
     """Write the published tables from the warehouse ``conn`` into a new file, then rename it
     over ``target``; nothing when the tables are unchanged since the last publish.
 
     The new file starts as a copy of the last one (``changes_since``): only the changed
     customers' rows of the big tables are replaced, and the small tables whole. Every table is
     copied afresh when there is no file yet, the file is another warehouse's, or it was last
-    written whole ``REWRITE_DAYS`` ago (so the rows deleted in a copy do not pile up)."""
+    written whole ``REWRITE_DAYS`` ago (so the rows deleted in a copy do not pile up), or when
+    asked (``whole``: after an erasure, whose rows a patched copy would keep in free blocks)."""
     began = time.perf_counter()
     tables = tables_to_publish(conn)
     counts = row_counts(conn, tables)
     digest = fingerprint(conn, counts)
     previous = last_publish(target)
-    if previous is not None and digest == previous.fingerprint:
+    if previous is not None and digest == previous.fingerprint and not whole:
         return Published(str(target), len(tables), 0, time.perf_counter() - began, skipped=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.{os.getpid()}.new")
     staging.unlink(missing_ok=True)
-    changes = changes_since(conn, previous, target) if previous and fresh(previous) else None
+    patch = previous is not None and fresh(previous) and not whole
+    changes = changes_since(conn, previous, target) if previous and patch else None
     if changes is not None:
         shutil.copyfile(target, staging)  # the file analysts may hold open is only read
     marks = watermarks(conn)

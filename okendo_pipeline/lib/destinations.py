@@ -49,6 +49,22 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class Removal:
+    """A person's removal at a destination (erasure), by the identity they were sent under;
+    ``error`` None = acknowledged."""
+
+    identity_kind: str
+    identity: str
+    error: str | None = None
+
+
+def removal_error(exc: DestinationError) -> str:
+    """Why a removal failed, without the response body: it may quote the address erased."""
+    status = f" (HTTP {exc.status})" if exc.status else ""
+    return f"{type(exc).__name__}{status}"
+
+
+@dataclass(frozen=True, slots=True)
 class ItemOutcome:
     key: str
     status: Status

@@ -5,6 +5,7 @@ back by position. Attributes and events go in separate requests: a batch is then
 kind of row, and the window in which a crash can duplicate Braze events is one events batch.
 """
 
+import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -13,10 +14,13 @@ from typing import Literal
 from pydantic import ValidationError
 
 from okendo_pipeline.defs.braze.limits import (
+    DELETE_PATH,
     MAX_BODY_BYTES,
+    MAX_DELETE_IDENTIFIERS,
     MAX_OBJECTS,
     RATE_LIMIT_PER_SECOND,
     TRACK_PATH,
+    USER_ENDPOINTS_PER_SECOND,
 )
 from okendo_pipeline.defs.braze.models import ExternalIdSetting, TrackResponse
 from okendo_pipeline.lib.destinations import (
@@ -24,9 +28,11 @@ from okendo_pipeline.lib.destinations import (
     BatchResult,
     Item,
     ItemOutcome,
+    Removal,
     SendSettings,
     batches,
     failed_batch,
+    removal_error,
     send_all,
 )
 from okendo_pipeline.lib.http import (
@@ -104,6 +110,9 @@ class BrazeClient:
         self.pacer = TokenBucket(
             RATE_LIMIT_PER_SECOND * s.rate_fraction if s.rate_fraction else None
         )
+        self.user_pacer = TokenBucket(
+            USER_ENDPOINTS_PER_SECOND * s.rate_fraction if s.rate_fraction else None
+        )
 
     def __enter__(self) -> "BrazeClient":
         return self
@@ -157,3 +166,29 @@ class BrazeClient:
         return send_all(
             self.batches("events", items), lambda b: self.send_batch("events", b), concurrency=1
         )
+
+    def delete_users(self, people: Iterable[tuple[str, str]]) -> Iterator[Removal]:
+        """``/users/delete``, up to 50 identifiers of one kind per request: ``external_ids``, or
+        ``email_addresses`` for people sent by email (their profile is the email-only one, so
+        unidentified profiles come first). Braze queues the deletion and answers at once."""
+        by_kind: dict[str, list[str]] = {}
+        for kind, identity in people:
+            by_kind.setdefault(kind, []).append(identity)
+        for kind, identities in sorted(by_kind.items()):
+            for start in range(0, len(identities), MAX_DELETE_IDENTIFIERS):
+                chunk = identities[start : start + MAX_DELETE_IDENTIFIERS]
+                if kind == "email":
+                    prioritization = ["unidentified", "most_recently_updated"]
+                    body = {"email_addresses": [
+                        {"email": e, "prioritization": prioritization} for e in chunk
+                    ]}  # fmt: skip
+                else:
+                    body = {"external_ids": chunk}
+                try:
+                    self.http.post(DELETE_PATH, json.dumps(body).encode(), pacer=self.user_pacer)
+                except AuthError:
+                    raise
+                except DestinationError as exc:
+                    yield from (Removal(kind, i, removal_error(exc)) for i in chunk)
+                    continue
+                yield from (Removal(kind, i) for i in chunk)

@@ -12,3 +12,9 @@ RATE_LIMIT_PER_SECOND = 1000.0
 MAX_OBJECTS = 75
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_STRING_LENGTH = 255
+
+# /users/delete (and /users/identify) share 20,000 requests per minute per workspace, apart from
+# /users/track; at most 50 identifiers per request, of one kind.
+DELETE_PATH = "/users/delete"
+USER_ENDPOINTS_PER_SECOND = 20_000 / 60
+MAX_DELETE_IDENTIFIERS = 50

@@ -12,6 +12,7 @@ from okendo_pipeline.defs.braze.config import BrazeConfig
 from okendo_pipeline.defs.braze.limits import MAX_OBJECTS
 from okendo_pipeline.defs.braze.sender import BrazeSender
 from okendo_pipeline.defs.sync.resource import DestinationResource
+from okendo_pipeline.lib.destinations import Removal
 from okendo_pipeline.lib.sync.codec import Codec
 
 
@@ -43,6 +44,10 @@ class BrazeResource(DestinationResource):
 
     def codec(self) -> Codec:
         return codec(self.external_id)
+
+    def remove_people(self, people: list[tuple[str, str]]) -> Iterator[Removal]:
+        with self.client() as client:
+            yield from client.delete_users(people)
 
     @contextmanager
     def sender(self) -> Iterator[BrazeSender]:

@@ -4,6 +4,7 @@ Both answer HTTP 200 even when rows failed, naming the failed rows by identifier
 position. So a profile batch holds each user once, and outcomes are mapped back by identity.
 """
 
+import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 from okendo_pipeline.defs.iterable.limits import (
     BULK_UPDATE_PATH,
     DEFAULT_BATCH_SIZE,
+    FORGET_PATH,
     MAX_BODY_BYTES,
     RATE_LIMITS,
     TRACK_BULK_PATH,
@@ -25,9 +27,11 @@ from okendo_pipeline.lib.destinations import (
     BatchResult,
     Item,
     ItemOutcome,
+    Removal,
     SendSettings,
     batches,
     failed_batch,
+    removal_error,
     send_all,
 )
 from okendo_pipeline.lib.http import (
@@ -187,3 +191,18 @@ class IterableClient:
         return send_all(
             self.event_batches(items), self.send_event_batch, concurrency=self.settings.concurrency
         )
+
+    def forget(self, people: Iterable[tuple[str, str]]) -> Iterator[Removal]:
+        """GDPR forget, one user per request (3/s), by the identity each was sent with: Iterable
+        deletes the user and refuses later data for that identity (bulk calls then list it as
+        forgotten)."""
+        for kind, identity in people:
+            body = json.dumps({"userId" if kind == "userId" else "email": identity}).encode()
+            try:
+                self.http.post(FORGET_PATH, body, pacer=self.pacers[FORGET_PATH])
+            except AuthError:
+                raise
+            except DestinationError as exc:
+                yield Removal(kind, identity, removal_error(exc))
+                continue
+            yield Removal(kind, identity)

@@ -12,6 +12,7 @@ from okendo_pipeline.defs.iterable.config import IterableConfig
 from okendo_pipeline.defs.iterable.limits import DEFAULT_BATCH_SIZE, US_BASE_URL
 from okendo_pipeline.defs.iterable.sender import IterableSender
 from okendo_pipeline.defs.sync.resource import DestinationResource
+from okendo_pipeline.lib.destinations import Removal
 from okendo_pipeline.lib.sync.codec import Codec
 
 
@@ -40,6 +41,10 @@ class IterableResource(DestinationResource):
 
     def codec(self) -> Codec:
         return codec(self.identifier)
+
+    def remove_people(self, people: list[tuple[str, str]]) -> Iterator[Removal]:
+        with self.client() as client:
+            yield from client.forget(people)
 
     @contextmanager
     def sender(self) -> Iterator[IterableSender]:

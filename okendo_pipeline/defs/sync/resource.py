@@ -6,11 +6,13 @@ destination; each resource adds its own (host, identity setting, batch size).
 """
 
 from abc import abstractmethod
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 import dagster as dg
 
+from okendo_pipeline.lib.destinations import Removal
 from okendo_pipeline.lib.http import RetryPolicy, Timeouts
 from okendo_pipeline.lib.sync.codec import Codec
 from okendo_pipeline.lib.sync.sender import Sender
@@ -57,6 +59,10 @@ class DestinationResource(dg.ConfigurableResource):
     @abstractmethod
     def codec(self) -> Codec:
         """The destination's identity rule and payload builders, per this resource's settings."""
+
+    @abstractmethod
+    def remove_people(self, people: list[tuple[str, str]]) -> Iterator[Removal]:
+        """Erasure: remove each (identity kind, identity) from the destination."""
 
     @abstractmethod
     def sender(self) -> AbstractContextManager[Sender]:

@@ -405,37 +405,42 @@ where customer_key is not null
 
 def refresh_current(conn: duckdb.DuckDBPyConnection, load_id: str) -> None:
     """Recompute the current state of pending resources: highest sequence number, deletes applied;
-    record the customers they touch (``raw.touched_customers``) in the same transaction.
-
-    One pass per load: the winning sequence number per key is found on the keys alone, then the
-    winning rows are joined back, so payloads are never sorted.
-    """
+    record the customers they touch (``raw.touched_customers``) in the same transaction."""
     conn.execute("begin transaction")
     try:
-        conn.execute(
-            """
-            create or replace temp table touched as
-            select distinct resource_type, resource_id from raw.pending_current;
-            create or replace temp table winners as
-            select e.resource_type, e.resource_id, max(e.sequence_number) as sequence_number
-            from raw.envelopes e semi join touched t
-              on e.resource_type = t.resource_type and e.resource_id = t.resource_id
-            group by all;
-            delete from raw.current_resources c using touched t
-            where c.resource_type = t.resource_type and c.resource_id = t.resource_id;
-            insert into raw.current_resources
-            select e.* from raw.envelopes e semi join winners w
-              on e.resource_type = w.resource_type and e.resource_id = w.resource_id
-             and e.sequence_number = w.sequence_number
-            where e.topic <> 'delete';
-            """
-        )
-        conn.execute(TOUCHED_CUSTOMERS_SQL, [load_id])
-        conn.execute("delete from raw.pending_current")
+        recompute_current(conn, load_id)
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")
         raise
+
+
+def recompute_current(conn: duckdb.DuckDBPyConnection, load_id: str) -> None:
+    """``refresh_current``'s work, inside the caller's transaction (the erasure has its own).
+
+    One pass per load: the winning sequence number per key is found on the keys alone, then the
+    winning rows are joined back, so payloads are never sorted.
+    """
+    conn.execute(
+        """
+        create or replace temp table touched as
+        select distinct resource_type, resource_id from raw.pending_current;
+        create or replace temp table winners as
+        select e.resource_type, e.resource_id, max(e.sequence_number) as sequence_number
+        from raw.envelopes e semi join touched t
+          on e.resource_type = t.resource_type and e.resource_id = t.resource_id
+        group by all;
+        delete from raw.current_resources c using touched t
+        where c.resource_type = t.resource_type and c.resource_id = t.resource_id;
+        insert into raw.current_resources
+        select e.* from raw.envelopes e semi join winners w
+          on e.resource_type = w.resource_type and e.resource_id = w.resource_id
+         and e.sequence_number = w.sequence_number
+        where e.topic <> 'delete';
+        """
+    )
+    conn.execute(TOUCHED_CUSTOMERS_SQL, [load_id])
+    conn.execute("delete from raw.pending_current")
 
 
 def load_landing(
