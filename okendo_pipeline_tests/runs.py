@@ -9,9 +9,10 @@ import pytest
 
 
 def run_refresh(
-    landing: Path, database: Path | str, as_of: str | None = None
+    landing: Path, database: Path | str, as_of: str | None = None, *, full_refresh: bool = False
 ) -> dg.ExecuteInProcessResult:
-    """Point the settings at ``landing`` and ``database`` and run ``okendo_refresh`` in process."""
+    """Point the settings at ``landing`` and ``database`` and run ``okendo_refresh`` in process
+    (``full_refresh``: as ``run --full-refresh`` does)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OKENDO_LANDING_DIR", str(landing))
         mp.setenv("OKENDO_DUCKDB_PATH", str(database))
@@ -19,12 +20,20 @@ def run_refresh(
             mp.setenv("OKENDO_AS_OF", as_of)
         from okendo_pipeline import settings
         from okendo_pipeline.definitions import defs
+        from okendo_pipeline.pipeline import config_of
 
         settings.load.cache_clear()
-        job = defs().resolve_job_def("okendo_refresh")
+        definitions = defs()
+        job = definitions.resolve_job_def("okendo_refresh")
         settings.load.cache_clear()
+        run_config = {}
+        if full_refresh:
+            resource = definitions.resources["run_settings"]
+            run_config = {"resources": {"run_settings": config_of(resource, full_refresh=True)}}
         with dg.instance_for_test() as instance:
-            return job.execute_in_process(instance=instance, raise_on_error=False)
+            return job.execute_in_process(
+                instance=instance, raise_on_error=False, run_config=run_config
+            )
 
 
 def land_another_review(landing: Path, database: str, review_id: str, **changes: object) -> None:

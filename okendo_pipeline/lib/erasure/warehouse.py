@@ -331,6 +331,8 @@ def record_rewritten_files(
 ) -> None:
     """The loader's manifest follows the rewritten landing files (rel, hash, size, mtime, lines),
     so the next load does not take them for changed files and read them again."""
+    if not files:
+        return
     conn.executemany(
         "update raw.loaded_files set content_hash = ?, size_bytes = ?, mtime_ns = ?, lines = ? "
         "where file = ?",
@@ -354,6 +356,8 @@ def removal_done(
     conn: duckdb.DuckDBPyConnection, destination: str, removed: list[tuple[str, str]]
 ) -> None:
     """The destination acknowledged these (identity kind, identity): nothing of them is kept."""
+    if not removed:
+        return
     conn.executemany(
         "delete from raw.erasure_pending where destination = ? and identity_kind = ? "
         "and identity = ?",
