@@ -67,7 +67,12 @@ def metadata(report: SyncReport) -> dict[str, Any]:
     if report.rejections:
         meta["rejections"] = dg.MetadataValue.json(dict(report.rejections))
     if report.samples:
-        meta["sample_payloads"] = dg.MetadataValue.json(report.samples)
+        # Where the payloads are, not the payloads: they carry emails and names, and Dagster
+        # keeps run metadata where an erasure cannot reach it.
+        meta["payloads"] = dg.MetadataValue.md(
+            f"{len(report.samples)} samples and every payload of this run: `select kind, "
+            f"payload from sync.outbox_payloads where run_id = '{report.run_id}'`"
+        )
     return meta
 
 
