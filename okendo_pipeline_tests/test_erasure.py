@@ -260,3 +260,33 @@ def test_an_erasure_run_launched_on_an_instance_is_deleted_once_it_ends(built, t
         assert instance.get_run_by_id(result.run_id) is None
         assert not instance.all_logs(result.run_id)
     assert traces(person, db, landing) == []
+
+
+def test_the_clients_remove_within_the_documented_limits(iterable_fake, braze_fake) -> None:
+    """Braze: at most 50 identifiers of one kind per request (the fake refuses more); Iterable:
+    one user per request, paced under 3/s so the fake's limiter never answers 429."""
+    import requests
+
+    from okendo_pipeline.defs.braze.resources import BrazeResource
+    from okendo_pipeline.defs.iterable.resources import IterableResource
+
+    braze, burl = braze_fake
+    for n in range(60):
+        braze.profiles[f"external_id:{n}"] = {"external_id": str(n)}
+    braze.profiles["email:guest@shop.example"] = {"email": "guest@shop.example"}
+    people = [("external_id", str(n)) for n in range(60)] + [("email", "guest@shop.example")]
+    removals = list(BrazeResource(api_key=BRAZE_KEY, rest_endpoint=burl).remove_people(people))
+    assert [r.error for r in removals] == [None] * 61 and not braze.profiles
+    assert braze.count_requests("/users/delete") == 3  # 50 + 10 external ids, then 1 email
+    too_many = requests.post(
+        f"{burl}/users/delete", json={"external_ids": [str(n) for n in range(51)]},
+        headers={"Authorization": f"Bearer {BRAZE_KEY}"}, timeout=5,
+    )  # fmt: skip
+    assert too_many.status_code == 400
+
+    iterable, iurl = iterable_fake
+    users = [("email", f"p{n}@shop.example") for n in range(7)]
+    done = list(IterableResource(api_key=ITERABLE_KEY, base_url=iurl).remove_people(users))
+    assert [r.error for r in done] == [None] * 7
+    assert iterable.forgets == [f"email:p{n}@shop.example" for n in range(7)]
+    assert [r.status for r in iterable.requests].count(429) == 0

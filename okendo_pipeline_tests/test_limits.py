@@ -35,3 +35,13 @@ def test_braze_client_stays_within_the_fake() -> None:
     assert braze.MAX_BODY_BYTES <= braze_fake.MAX_BODY_BYTES
     assert resource.settings().max_body_bytes <= braze_fake.MAX_BODY_BYTES
     assert braze.MAX_STRING_LENGTH <= braze_fake.MAX_STRING_LENGTH
+
+
+def test_removals_stay_within_the_fakes() -> None:
+    assert (iterable.FORGET_PATH, braze.DELETE_PATH) == (
+        iterable_fake.FORGET_PATH,
+        braze_fake.DELETE_PATH,
+    )
+    per_window, seconds = braze_fake.USER_ENDPOINTS_LIMIT
+    assert per_window / seconds >= braze.USER_ENDPOINTS_PER_SECOND
+    assert braze.MAX_DELETE_IDENTIFIERS <= braze_fake.MAX_DELETE_IDENTIFIERS
