@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from okendo_pipeline.lib.files import replace_durably
 from okendo_pipeline.lib.incremental import BUILT_CUSTOMERS_DAYS
 
 log = logging.getLogger(__name__)
@@ -401,14 +402,7 @@ def publish(conn: duckdb.DuckDBPyConnection, target: Path, *, whole: bool = Fals
     finally:
         conn.execute("detach okendo_publish")
         conn.execute("reset force_compression")
-    with staging.open("rb") as fh:  # on disk before the rename makes it the published file
-        os.fsync(fh.fileno())
-    os.replace(staging, target)
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    replace_durably(staging, target)  # on disk before the rename makes it the published file
     return Published(
         str(target),
         len(tables),

@@ -10,12 +10,12 @@ hidden file beside the original (which ``discover`` never lists), fsynced, renam
 from __future__ import annotations
 
 import gzip
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from okendo_pipeline.lib.erasure.addresses import line_key, parse_line, redact
+from okendo_pipeline.lib.files import replace_durably
 from okendo_pipeline.lib.okendo.loader import LandingFile, _read_bytes, discover
 
 
@@ -71,16 +71,8 @@ def _holds(data: bytes, needles: list[bytes]) -> bool:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     temp = path.with_name(f".{path.name}.erasing")
-    with temp.open("wb") as fh:
-        fh.write(gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(temp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    temp.write_bytes(gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
+    replace_durably(temp, path)
 
 
 def erase_landing(

@@ -21,7 +21,6 @@ rewrites the file: nothing of the person is left on disk either.
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from pathlib import Path
 import duckdb
 
 from okendo_pipeline.lib.erasure.addresses import salted_hash, sql_redact, text_pattern
+from okendo_pipeline.lib.files import replace_durably
 from okendo_pipeline.lib.okendo import loader
 from okendo_pipeline.lib.sync.codec import Codec
 
@@ -397,13 +397,6 @@ def compact(conn: duckdb.DuckDBPyConnection, database: str) -> float:
         conn.execute(f'copy from database "{name}" to okendo_compacted')
     finally:
         conn.execute("detach okendo_compacted")
-    with copy.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(copy, target)
+    replace_durably(copy, target)
     Path(f"{database}.wal").unlink(missing_ok=True)
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
     return (datetime.now(UTC) - began).total_seconds()

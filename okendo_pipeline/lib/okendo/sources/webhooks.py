@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from okendo_pipeline.lib.files import fsync_dir
 from okendo_pipeline.lib.okendo.contract.models import RESOURCE_TYPES
 from okendo_pipeline.lib.okendo.sources.connections import BoundedHandler, BoundedHTTPServer
 from okendo_pipeline.lib.okendo.sources.signatures import SignatureError, verify
@@ -43,14 +44,6 @@ RECENT_IDS = 100_000
 # A delivery waits at most this long in its part file before the file is published: the
 # freshness target (30 s from the 200 to the destinations) leaves seconds for it, not a minute.
 ROTATE_SECONDS = 5.0
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -170,7 +163,7 @@ class LandingWriter:
             name = f"{resource_type}.{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
             path = self.incoming / f"{name}.jsonl.part"
             part = _PartFile(path, path.open("ab"), time.monotonic())
-            _fsync_dir(self.incoming)
+            fsync_dir(self.incoming)
             self.files[resource_type] = part
         return part
 
@@ -195,8 +188,8 @@ class LandingWriter:
         target_dir.mkdir(parents=True, exist_ok=True)
         target = target_dir / ("webhooks-" + part.name.split(".", 1)[1].removesuffix(".part"))
         os.replace(part, target)  # atomic: ingestion sees the whole file or none of it
-        _fsync_dir(target_dir)
-        _fsync_dir(part.parent)
+        fsync_dir(target_dir)
+        fsync_dir(part.parent)
         self.published += 1
 
     def close(self) -> None:
