@@ -6,7 +6,9 @@ accounts (400 ``Max Input Length Exceeded``); 413 above 4 MB; per-object validat
 window of 3,000 requests per 3 s with ``X-RateLimit-Limit/Remaining/Reset`` (epoch seconds) on
 every response; ``null`` removes an attribute; every event stored as new (no dedup), so
 duplicates are visible; optional 202 ``queued`` through the ``queued`` fault; ``/users/delete``
-(50 identifiers of one kind, its own 20,000/min window): the profile and its events go.
+(50 identifiers of one kind, its own 20,000/min window): the profile and its events go;
+``/users/identify`` (``emails_to_identify``, same window): an email-only profile merges into the
+identified one, or takes its external id.
 """
 
 import time
@@ -24,6 +26,7 @@ RATE_LIMIT = (3000, 3.0)
 # /users/delete (and the other user endpoints) share 20,000 requests per minute, apart from
 # /users/track; at most 50 identifiers of one kind per request.
 DELETE_PATH = "/users/delete"
+IDENTIFY_PATH = "/users/identify"
 USER_ENDPOINTS_LIMIT = (20_000, 60.0)
 MAX_DELETE_IDENTIFIERS = 50
 DELETE_KINDS = ("external_ids", "user_aliases", "braze_ids", "email_addresses", "phone_numbers")
@@ -85,9 +88,15 @@ class FakeBraze(FakeApp):
         self.profiles: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.deleted: list[str] = []
+        self.identified: list[str] = []
 
     def state(self) -> dict[str, Any]:
-        return {"profiles": self.profiles, "events": self.events, "deleted": self.deleted}
+        return {
+            "profiles": self.profiles,
+            "events": self.events,
+            "deleted": self.deleted,
+            "identified": self.identified,
+        }
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -194,6 +203,42 @@ class FakeBraze(FakeApp):
             deleted += 1
         return Response(201, {"deleted": deleted, "message": "success"}, headers)
 
+    def identify(self, body: dict[str, Any], headers: dict[str, str]) -> Response:
+        """Braze's ``/users/identify`` with ``emails_to_identify`` (at most 50): the email-only
+        profile the prioritization picks is merged into the profile with the external id (its
+        attributes where the target has none, its events), then removed; with no such profile
+        it takes the external id. An email with no email-only profile changes nothing."""
+        items = body.get("emails_to_identify")
+        if not isinstance(items, list) or not items:
+            return Response(400, {"message": "emails_to_identify must be a non-empty array"})
+        if len(items) > MAX_DELETE_IDENTIFIERS:
+            return Response(400, {"message": "Max Input Length Exceeded"}, headers)
+        processed = 0
+        for item in items:
+            if not isinstance(item, dict) or not all(
+                isinstance(item.get(k), str) for k in ("external_id", "email")
+            ):
+                return Response(400, {"message": "each item needs external_id and email"})
+            if not item.get("prioritization"):
+                return Response(400, {"message": "each item needs a prioritization"}, headers)
+            found = [
+                k for k in self.profiles_with_email(item["email"], item["prioritization"])
+                if k.startswith("email:")
+            ]  # fmt: skip
+            if len(found) != 1:
+                continue
+            source, target = found[0], f"external_id:{item['external_id']}"
+            merged = self.profiles.pop(source)
+            profile = self.profiles.setdefault(target, {"external_id": item["external_id"]})
+            for key, value in merged.items():
+                profile.setdefault(key, value)
+            for event in self.events:
+                if event["_profile"] == source:
+                    event["_profile"] = target
+            self.identified.append(f"{source}->{target}")
+            processed += 1
+        return Response(201, {"aliases_processed": processed, "message": "success"}, headers)
+
     def profiles_with_email(self, email: str, prioritization: list[str]) -> list[str]:
         """The profiles an email identifier picks: ``unidentified`` (email-only) or
         ``identified`` (with an external id) first as asked, then the most recently updated."""
@@ -215,7 +260,7 @@ class FakeBraze(FakeApp):
         auth = headers.get("authorization", "")
         if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self.api_keys:
             return Response(401, {"message": "Invalid API key"})
-        if path not in (TRACK_PATH, DELETE_PATH):
+        if path not in (TRACK_PATH, DELETE_PATH, IDENTIFY_PATH):
             return Response(404, {"message": f"no route {path}"})
         allowed, limit_headers = self.limit_headers(path)
         if not allowed:
@@ -228,6 +273,9 @@ class FakeBraze(FakeApp):
         if path == DELETE_PATH:
             with self.lock:
                 return self.delete_users(parsed, limit_headers)
+        if path == IDENTIFY_PATH:
+            with self.lock:
+                return self.identify(parsed, limit_headers)
         arrays = {a: parsed.get(a) or [] for a in ARRAYS}
         if any(not isinstance(v, list) for v in arrays.values()):
             return Response(400, {"message": "attributes/events/purchases must be arrays"})

@@ -4,8 +4,9 @@ Reproduces: ``Api-Key``/``Api_Key`` auth (401 BadApiKey); the 4 MB body cap (400
 per-endpoint leaky-bucket limits with 429 RateLimitExceeded; field types fixed by first write,
 mismatches in ``failedUpdates.invalidData*``; ``createNewFields`` off -> ``filteredOutFields``;
 email/userId syntax -> ``invalidEmails``/``invalidUserIds``; ``users/forget`` (3/s): the
-user and their events are deleted and the identity is forgotten (later updates fail); disallowed
-event names; events upserted by ``id``; failures reported by identifier only, never by index.
+user and their events are deleted and the identity is forgotten (later updates fail);
+``users/merge`` (50/s): source into destination, or the source renamed; disallowed event
+names; events upserted by ``id``; failures reported by identifier only, never by index.
 """
 
 import re
@@ -21,8 +22,10 @@ from okendo_fakes.server import FakeApp, LeakyBucket, Response, json_body
 BULK_UPDATE_PATH = "/api/users/bulkUpdate"
 TRACK_BULK_PATH = "/api/events/trackBulk"
 FORGET_PATH = "/api/users/forget"
-ROUTES = (BULK_UPDATE_PATH, TRACK_BULK_PATH, FORGET_PATH)
-RATE_LIMITS = {BULK_UPDATE_PATH: 5.0, TRACK_BULK_PATH: 10.0, FORGET_PATH: 3.0}
+MERGE_PATH = "/api/users/merge"
+ROUTES = (BULK_UPDATE_PATH, TRACK_BULK_PATH, FORGET_PATH, MERGE_PATH)
+# users/merge: 50 requests/s per API key.
+RATE_LIMITS = {BULK_UPDATE_PATH: 5.0, TRACK_BULK_PATH: 10.0, FORGET_PATH: 3.0, MERGE_PATH: 50.0}
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_EVENT_ID_BYTES = 512
 
@@ -99,6 +102,7 @@ class FakeIterable(FakeApp):
         self.events: dict[str, dict[str, Any]] = {}
         self.event_writes = 0
         self.forgets: list[str] = []
+        self.merges: list[str] = []
 
     def state(self) -> dict[str, Any]:
         return {
@@ -107,6 +111,7 @@ class FakeIterable(FakeApp):
             "events": self.events,
             "event_writes": self.event_writes,
             "forgets": self.forgets,
+            "merges": self.merges,
             "forgotten": sorted(self.forgotten),
         }
 
@@ -160,6 +165,8 @@ class FakeIterable(FakeApp):
                 return self.bulk_update(parsed)
             if path == FORGET_PATH:
                 return self.forget(parsed)
+            if path == MERGE_PATH:
+                return self.merge(parsed)
             return self.track_bulk(parsed)
 
     def bulk_update(self, body: Any) -> Response:
@@ -229,6 +236,37 @@ class FakeIterable(FakeApp):
             del self.events[event_id]
         self.forgotten.add(value)
         self.forgets.append(f"{kind}:{value}")
+        return Response(200, {"msg": "", "code": "Success", "params": None})
+
+    def merge(self, body: Any) -> Response:
+        """Merge the source user into the destination user, as Iterable's merge API documents:
+        the destination gets the source's events and the fields it lacks (on a conflict the
+        destination's value stays), then the source is deleted; with no destination user the
+        source simply takes the destination's identifier."""
+        if not isinstance(body, dict):
+            return self.error(400, "BadParams", "body must be an object")
+        sources = [("email", body.get("sourceEmail")), ("userId", body.get("sourceUserId"))]
+        targets = [
+            ("email", body.get("destinationEmail")), ("userId", body.get("destinationUserId"))
+        ]  # fmt: skip
+        source = [(k, v) for k, v in sources if isinstance(v, str) and v]
+        target = [(k, v) for k, v in targets if isinstance(v, str) and v]
+        if len(source) != 1 or len(target) != 1:
+            return self.error(400, "BadParams", "one source and one destination identifier")
+        (skind, svalue), (tkind, tvalue) = source[0], target[0]
+        skey = f"{skind}:{svalue.lower() if skind == 'email' else svalue}"
+        tkey = f"{tkind}:{tvalue.lower() if tkind == 'email' else tvalue}"
+        if skey not in self.users:
+            return self.error(400, "NotFound", "source user does not exist")
+        merged = self.users.pop(skey)
+        user = self.users.setdefault(tkey, {tkind: tvalue})
+        for name, value in merged.items():
+            user.setdefault(name, value)
+        for event in self.events.values():
+            if self.user_key(event) == (skind, skey.split(":", 1)[1]):
+                event.pop(skind, None)
+                event[tkind] = tvalue
+        self.merges.append(f"{skey}->{tkey}")
         return Response(200, {"msg": "", "code": "Success", "params": None})
 
     def track_bulk(self, body: Any) -> Response:

@@ -37,10 +37,14 @@ def test_braze_client_stays_within_the_fake() -> None:
     assert braze.MAX_STRING_LENGTH <= braze_fake.MAX_STRING_LENGTH
 
 
-def test_removals_stay_within_the_fakes() -> None:
-    assert (iterable.FORGET_PATH, braze.DELETE_PATH) == (
+def test_removals_and_merges_stay_within_the_fakes() -> None:
+    assert (iterable.FORGET_PATH, iterable.MERGE_PATH) == (
         iterable_fake.FORGET_PATH,
+        iterable_fake.MERGE_PATH,
+    )
+    assert (braze.DELETE_PATH, braze.IDENTIFY_PATH) == (
         braze_fake.DELETE_PATH,
+        braze_fake.IDENTIFY_PATH,
     )
     per_window, seconds = braze_fake.USER_ENDPOINTS_LIMIT
     assert per_window / seconds >= braze.USER_ENDPOINTS_PER_SECOND

@@ -58,6 +58,16 @@ class Removal:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class IdentityMerge:
+    """A customer first sent by email who now has an id: the email-only profile merged into
+    the one under ``identity`` (created from it when there is none); ``error`` None = done."""
+
+    email: str
+    identity: str
+    error: str | None = None
+
+
 def removal_error(exc: DestinationError) -> str:
     """Why a removal failed, without the response body: it may quote the address erased."""
     status = f" (HTTP {exc.status})" if exc.status else ""

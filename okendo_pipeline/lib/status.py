@@ -216,7 +216,7 @@ def render_sync_run(database: str, run_id: str, destination: str) -> str:
                    profiles_rejected, profiles_failed, events_pending, events_accepted,
                    events_rejected, events_failed, events_skipped, requests,
                    possible_duplicates, resent_after_interruption, diff_seconds,
-                   duration_seconds, error, held_reason
+                   duration_seconds, error, held_reason, identities_merged
             from sync.runs where run_id = ? and destination = ?
             """,
             [run_id, destination],
@@ -226,7 +226,7 @@ def render_sync_run(database: str, run_id: str, destination: str) -> str:
     if row is None:
         return f"{destination}: the sync run {run_id} recorded nothing (see the Dagster logs)"
     (status, dry, changed, fields, p_ok, p_rej, p_fail, events, e_ok, e_rej, e_fail, skipped,
-     requests, dupes, resent, diff_s, total_s, error, held) = row  # fmt: skip
+     requests, dupes, resent, diff_s, total_s, error, held, merged) = row  # fmt: skip
     if dry:
         return (
             f"{destination} (dry run): would send {changed:,} profiles ({fields:,} fields) and "
@@ -244,7 +244,7 @@ def render_sync_run(database: str, run_id: str, destination: str) -> str:
         f"{p_ok:,} accepted, {p_rej:,} rejected, {p_fail:,} failed; events {events:,}: "
         f"{e_ok:,} accepted, {e_rej:,} rejected, {e_fail:,} failed; {requests:,} requests; "
         f"diff {diff_s:.2f}s, total {total_s:.1f}s"
-    )
+    ) + (f"; {merged:,} email-only profiles merged first" if merged else "")
     if dupes or resent:
         text += f"; possible duplicate events {dupes:,}, resent after an interruption {resent:,}"
     return text + (f"\n  error: {error}" if error else "")

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from okendo_pipeline.defs.braze.limits import (
     DELETE_PATH,
+    IDENTIFY_PATH,
     MAX_BODY_BYTES,
     MAX_DELETE_IDENTIFIERS,
     MAX_OBJECTS,
@@ -26,6 +27,7 @@ from okendo_pipeline.defs.braze.models import ExternalIdSetting, TrackResponse
 from okendo_pipeline.lib.destinations import (
     Batch,
     BatchResult,
+    IdentityMerge,
     Item,
     ItemOutcome,
     Removal,
@@ -192,3 +194,24 @@ class BrazeClient:
                     yield from (Removal(kind, i, removal_error(exc)) for i in chunk)
                     continue
                 yield from (Removal(kind, i) for i in chunk)
+
+    def identify(self, merges: Iterable[tuple[str, str]]) -> Iterator[IdentityMerge]:
+        """``/users/identify`` with ``emails_to_identify`` (50 per request): each email-only
+        profile is merged into the profile with the external id (its custom attributes, events
+        and purchases follow), or takes the id when no profile has it."""
+        pending = list(merges)
+        prioritization = ["unidentified", "most_recently_updated"]
+        for start in range(0, len(pending), MAX_DELETE_IDENTIFIERS):
+            chunk = pending[start : start + MAX_DELETE_IDENTIFIERS]
+            body = {"emails_to_identify": [
+                {"external_id": ext, "email": email, "prioritization": prioritization}
+                for email, ext in chunk
+            ]}  # fmt: skip
+            try:
+                self.http.post(IDENTIFY_PATH, json.dumps(body).encode(), pacer=self.user_pacer)
+            except AuthError:
+                raise
+            except DestinationError as exc:
+                yield from (IdentityMerge(e, i, removal_error(exc)) for e, i in chunk)
+                continue
+            yield from (IdentityMerge(e, i) for e, i in chunk)

@@ -16,5 +16,6 @@ MAX_STRING_LENGTH = 255
 # /users/delete (and /users/identify) share 20,000 requests per minute per workspace, apart from
 # /users/track; at most 50 identifiers per request, of one kind.
 DELETE_PATH = "/users/delete"
+IDENTIFY_PATH = "/users/identify"  # 50 emails_to_identify per request
 USER_ENDPOINTS_PER_SECOND = 20_000 / 60
 MAX_DELETE_IDENTIFIERS = 50

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from okendo_pipeline.defs.braze.client import BrazeClient
-from okendo_pipeline.lib.destinations import Batch, BatchResult, Item
+from okendo_pipeline.lib.destinations import Batch, BatchResult, IdentityMerge, Item
 
 
 @dataclass
@@ -27,3 +27,6 @@ class BrazeSender:
 
     def send_event_batch(self, batch: Batch) -> BatchResult:
         return self.client.send_batch("events", batch)
+
+    def merge_identities(self, merges: list[tuple[str, str]]) -> Iterator[IdentityMerge]:
+        return self.client.identify(merges)

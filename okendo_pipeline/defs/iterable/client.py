@@ -16,6 +16,7 @@ from okendo_pipeline.defs.iterable.limits import (
     DEFAULT_BATCH_SIZE,
     FORGET_PATH,
     MAX_BODY_BYTES,
+    MERGE_PATH,
     RATE_LIMITS,
     TRACK_BULK_PATH,
     US_BASE_URL,
@@ -25,6 +26,7 @@ from okendo_pipeline.defs.iterable.payloads import Identifier
 from okendo_pipeline.lib.destinations import (
     Batch,
     BatchResult,
+    IdentityMerge,
     Item,
     ItemOutcome,
     Removal,
@@ -206,3 +208,18 @@ class IterableClient:
                 yield Removal(kind, identity, removal_error(exc))
                 continue
             yield Removal(kind, identity)
+
+    def merge_users(self, merges: Iterable[tuple[str, str]]) -> Iterator[IdentityMerge]:
+        """``users/merge``, one per request (50/s per key): the user known by ``sourceEmail`` is
+        merged into the one with ``destinationUserId`` (its events and the fields the
+        destination lacks follow; then it is deleted), or takes the userId when there is none."""
+        for email, user_id in merges:
+            body = json.dumps({"sourceEmail": email, "destinationUserId": user_id}).encode()
+            try:
+                self.http.post(MERGE_PATH, body, pacer=self.pacers[MERGE_PATH])
+            except AuthError:
+                raise
+            except DestinationError as exc:
+                yield IdentityMerge(email, user_id, removal_error(exc))
+                continue
+            yield IdentityMerge(email, user_id)

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from okendo_pipeline.defs.iterable.client import IterableClient
-from okendo_pipeline.lib.destinations import Batch, BatchResult, Item
+from okendo_pipeline.lib.destinations import Batch, BatchResult, IdentityMerge, Item
 
 
 @dataclass
@@ -27,3 +27,6 @@ class IterableSender:
 
     def send_event_batch(self, batch: Batch) -> BatchResult:
         return self.client.send_event_batch(batch)
+
+    def merge_identities(self, merges: list[tuple[str, str]]) -> Iterator[IdentityMerge]:
+        return self.client.merge_users(merges)

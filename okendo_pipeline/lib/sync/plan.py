@@ -28,6 +28,7 @@ class PlanCounts:
     profiles_created: int = 0
     profiles_updated: int = 0
     profiles_cleared: int = 0  # left the marts; every field sent as null (OKENDO_SYNC_ON_REMOVED)
+    identities_merged: int = 0  # sent by email before, by an id now: merged first
     fields: int = 0
     events: int = 0
     events_retried: int = 0
@@ -106,7 +107,7 @@ def plan(
             """
         )
         # Earlier plans of finished runs are not needed any more.
-        for table in ("outbox_profiles", "outbox_events"):
+        for table in ("outbox_profiles", "outbox_events", "outbox_merges"):
             conn.execute(f"delete from sync.{table} where destination = ?", [dest])
 
         conn.execute(
@@ -137,6 +138,7 @@ def plan(
         )
         if clear_removed:
             _plan_clears(conn, run_id, dest)
+        counts.identities_merged = _plan_merges(conn, run_id, dest)
         row = conn.execute(
             """
             select count(*) filter (where operation = 'create'),
@@ -217,6 +219,22 @@ def plan(
         conn.execute("rollback")
         raise
     return counts
+
+
+def _plan_merges(conn: duckdb.DuckDBPyConnection, run_id: str, dest: str) -> int:
+    """Customers acknowledged under their email who are planned under an id now (a Shopify id
+    appeared): one profile at the destination needs the email-only one merged into it first."""
+    return conn.execute(
+        """
+        insert into sync.outbox_merges
+        select o.run_id, o.destination, o.row_key, s.identity, o.identity_kind, o.identity
+        from sync.outbox_profiles o
+        join sync.profile_state s on s.destination = o.destination and s.customer_key = o.row_key
+        where o.run_id = ? and o.destination = ? and o.operation <> 'clear'
+          and s.identity_kind = 'email' and o.identity_kind <> 'email'
+        """,
+        [run_id, dest],
+    ).fetchone()[0]
 
 
 def _plan_clears(conn: duckdb.DuckDBPyConnection, run_id: str, dest: str) -> None:

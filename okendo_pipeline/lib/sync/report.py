@@ -22,6 +22,7 @@ class SyncReport:
     plan: PlanCounts = field(default_factory=PlanCounts)
     outcomes: Counter[tuple[RowKind, str]] = field(default_factory=Counter)
     requests: int = 0
+    identities_merged: int = 0
     possible_duplicates: int = 0
     recovered_runs: int = 0
     diff_seconds: float = 0.0
@@ -79,6 +80,7 @@ class SyncReport:
             "dry_run": self.dry_run,
             **self.counters(),
             "requests": self.requests,
+            "identities_merged": self.identities_merged,
             "possible_duplicates": self.possible_duplicates,
             "recovered_runs": self.recovered_runs,
             "diff_seconds": round(self.diff_seconds, 2),

@@ -112,11 +112,13 @@ def deliver(
 def _send_plan(
     conn: duckdb.DuckDBPyConnection, codec: Codec, sender: Sender, report: SyncReport
 ) -> None:
-    """Profiles first (concurrently), then events (one batch at a time); an auth failure
-    stops the run with what was journaled so far."""
+    """Identity merges first, then profiles (concurrently), then events (one batch at a time);
+    an auth failure stops the run with what was journaled so far."""
     journal = Journal(conn, report.run_id, codec.name)
     operations: dict[str, str] = {}
     try:
+        if not _merge_identities(conn, sender, report):
+            return
         profiles = profile_items(conn, codec, report.run_id, operations)
         _send(
             "profile",
@@ -145,6 +147,31 @@ def _send_plan(
     except AuthError as exc:
         journal.flush()
         report.error = str(exc)
+
+
+def _merge_identities(conn: duckdb.DuckDBPyConnection, sender: Sender, report: SyncReport) -> bool:
+    """Merge each planned email-only profile into its identified one; False (and nothing sent)
+    when one failed: sending under the id first would split the person in two. A merge done
+    twice (the run dies before its profiles are acknowledged) finds no email-only profile."""
+    merges = conn.execute(
+        "select email, identity from sync.outbox_merges where run_id = ? and destination = ? "
+        "order by row_key",
+        [report.run_id, report.destination],
+    ).fetchall()
+    if not merges:
+        return True
+    failed = [m for m in sender.merge_identities(merges) if m.error]
+    report.identities_merged = len(merges) - len(failed)
+    if failed:
+        report.error = (
+            f"{report.destination}: {len(failed)} of {len(merges)} identity merges failed "
+            f"({failed[0].error}); nothing was sent, so no one is split across two profiles: "
+            "the next run merges and sends again"
+        )
+        log.error(report.error)
+        return False
+    log.info("%s: merged %d email-only profiles first", report.destination, len(merges))
+    return True
 
 
 def _send(
@@ -206,7 +233,7 @@ def _finish(conn: duckdb.DuckDBPyConnection, report: SyncReport, send_seconds: f
             profiles_failed = ?, fields_sent = ?, events_pending = ?, events_accepted = ?,
             events_rejected = ?, events_failed = ?, events_skipped = ?, requests = ?,
             possible_duplicates = ?, resent_after_interruption = ?, diff_seconds = ?,
-            duration_seconds = ?, error = ?
+            duration_seconds = ?, error = ?, identities_merged = ?
         where run_id = ? and destination = ?
         """,
         [
@@ -230,6 +257,7 @@ def _finish(conn: duckdb.DuckDBPyConnection, report: SyncReport, send_seconds: f
             report.diff_seconds,
             report.duration_seconds,
             report.error,
+            report.identities_merged,
             report.run_id,
             report.destination,
         ],

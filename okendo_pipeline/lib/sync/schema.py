@@ -8,7 +8,8 @@
   recorded, outcome not yet), sent, failed, rejected, or skipped (older than the backfill start);
 * ``sync.outbox_profiles`` / ``sync.outbox_events``: the latest run's plan per destination:
   exactly what it sends, with the values that become acknowledged; a dry run also keeps every
-  payload it would have sent in ``sync.outbox_payloads``;
+  payload it would have sent in ``sync.outbox_payloads``; ``sync.outbox_merges``: the
+  customers whose email-only profile the run merges into their identified one first;
 * ``sync.runs``: one row per run with its counts;
 * ``sync.row_log``: the journal: one row per row per step (``sending`` before an events batch
   goes out where the destination keeps every copy, then its outcome), appended as the run
@@ -88,6 +89,16 @@ create table if not exists sync.outbox_events (
     identity_kind varchar not null,
     identity varchar not null
 );
+-- Customers first sent by email who now have an id: their email-only profile is merged into
+-- (or becomes) the identified one before this run sends anything under the id.
+create table if not exists sync.outbox_merges (
+    run_id varchar not null,
+    destination varchar not null,
+    row_key varchar not null,
+    email varchar not null,
+    identity_kind varchar not null,
+    identity varchar not null
+);
 create table if not exists sync.outbox_payloads (
     run_id varchar not null,
     destination varchar not null,
@@ -123,6 +134,7 @@ create table if not exists sync.runs (
 -- The guard's verdict (added with the guard: older warehouses gain the columns).
 alter table sync.runs add column if not exists held_reason varchar;
 alter table sync.runs add column if not exists approved boolean default false;
+alter table sync.runs add column if not exists identities_merged bigint default 0;
 create table if not exists sync.row_log (
     run_id varchar not null,
     destination varchar not null,

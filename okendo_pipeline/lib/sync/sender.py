@@ -3,14 +3,16 @@
 from collections.abc import Iterator
 from typing import Protocol
 
-from okendo_pipeline.lib.destinations import Batch, BatchResult, Item
+from okendo_pipeline.lib.destinations import Batch, BatchResult, IdentityMerge, Item
 
 
 class Sender(Protocol):
     """``profile_concurrency``: profile batches in flight at once (events go one at a time);
     ``events_need_intent``: the destination keeps every copy of an event it receives, so a
     ``sending`` entry is committed before each events batch goes out (a crash then costs at most
-    that one batch, which the next run reports as possibly duplicated)."""
+    that one batch, which the next run reports as possibly duplicated); ``merge_identities``:
+    a customer sent by email who now has an id becomes one profile there before anything goes
+    out under the id."""
 
     profile_concurrency: int
     events_need_intent: bool
@@ -19,3 +21,6 @@ class Sender(Protocol):
     def send_profile_batch(self, batch: Batch) -> BatchResult: ...
     def event_batches(self, items: Iterator[Item]) -> Iterator[Batch]: ...
     def send_event_batch(self, batch: Batch) -> BatchResult: ...
+    def merge_identities(self, merges: list[tuple[str, str]]) -> Iterator[IdentityMerge]:
+        """(email, new identity): the email-only profile becomes, or joins, the identified."""
+        ...
