@@ -9,7 +9,7 @@ import duckdb
 from okendo_fakes.iterable import FakeIterable
 from okendo_fakes.server import FakeServer
 from okendo_pipeline.lib.okendo.generator.generate import generate
-from okendo_pipeline.lib.status import render_status
+from okendo_pipeline.lib.status import render_status, render_sync_run
 from okendo_pipeline.lib.sync.guard import GuardCounts, held_reason
 from okendo_pipeline_tests.runs import land_another_review, run_command
 from okendo_pipeline_tests.syncing import rows, scalar, sync
@@ -49,6 +49,10 @@ def test_a_blanked_field_is_held_then_sent_when_approved(built, fakes) -> None:
     env = {"OKENDO_SYNC_MAX_CHANGE_SHARE": "0.1"}
     requests = iterable.count_requests()
     ledger = scalar(db, "select count(*) from sync.event_ledger")
+    dry = sync(db, "iterable", None, dry_run=True, env=env)  # says so, holds nothing
+    assert dry.status == "dry_run" and dry.plan.held_reason
+    assert "the guard would hold it" in render_sync_run(db, dry.run_id, "iterable")
+    assert scalar(db, "select count(*) from sync.runs where status = 'held'") == 0
     held = sync(db, "iterable", url, env=env, checks=checks)
     assert held.status == "held" and not checks["guard"]
     assert f"would set okendo_given_name to null for {blanked:,} of {acknowledged:,}" in (

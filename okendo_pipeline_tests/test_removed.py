@@ -4,7 +4,8 @@ at each destination, once; ``keep`` (the default) sends nothing."""
 import duckdb
 
 from okendo_pipeline.lib.catalogue import FIELDS_BY_COLUMN
-from okendo_pipeline_tests.syncing import scalar, sync
+from okendo_pipeline_tests.runs import run_refresh
+from okendo_pipeline_tests.syncing import AS_OF, scalar, sync
 
 CLEAR = {"OKENDO_SYNC_ON_REMOVED": "clear"}
 
@@ -59,3 +60,23 @@ def test_clear_nulls_every_field_once_at_both_destinations(built, fakes) -> None
         db, "select count(*) from sync.profile_state where row_hash = 0 and customer_key in ?",
         [gone],
     ) == 6  # fmt: skip
+
+
+def test_a_cleared_customer_who_comes_back_is_sent_afresh(built, fakes) -> None:
+    landing, db = built
+    iterable, url = fakes["iterable"]
+    sync(db, "iterable", url)
+    gone = remove_customers(db, 2)
+    assert sync(db, "iterable", url, env=CLEAR).plan.profiles_cleared == 2
+    # A full refresh rebuilds the marts from raw: the customers are back.
+    assert run_refresh(landing, db, AS_OF, full_refresh=True).success
+    back = sync(db, "iterable", url, env=CLEAR)
+    assert back.status == "succeeded" and back.plan.profiles_cleared == 0
+    assert back.plan.profiles_planned >= 2 and back.profiles_accepted >= 2
+    for key in gone:
+        user = iterable.users[f"email:{key}"]
+        assert user.get("Okendo Given Name") is not None  # its values again, not the nulls
+    assert scalar(
+        db, "select count(*) from sync.profile_state where row_hash = 0 and customer_key in ?",
+        [gone],
+    ) == 0  # fmt: skip

@@ -40,6 +40,10 @@ class PlanCounts:
     guard_changed: int = 0
     held_reason: str | None = None
 
+    @property
+    def profiles_planned(self) -> int:
+        return self.profiles_created + self.profiles_updated + self.profiles_cleared
+
 
 def _changed_fields_sql() -> str:
     """Field names to send: on create the non-null ones; on update those whose value differs

@@ -187,9 +187,7 @@ def _send(
     """Send, journal each outcome, stop after repeated whole-batch failures (rows stay planned
     for the next run rather than burning attempts while the destination is down)."""
     consecutive_failures = 0
-    p = report.plan
-    planned = p.profiles_created + p.profiles_updated + p.profiles_cleared
-    total = planned if kind == "profile" else report.plan.events
+    total = report.plan.profiles_planned if kind == "profile" else report.plan.events
     with progress.bar(f"{report.destination}: send {kind}s", total, kind) as sent:
         for _batch, result in send_all(batches, send, concurrency=concurrency):
             sent.update(len(result.outcomes))
@@ -241,7 +239,7 @@ def _finish(conn: duckdb.DuckDBPyConnection, report: SyncReport, send_seconds: f
             report.dry_run or report.status == "held",  # nothing journaled to fold
             p.held_reason,
             report.settings.approved,
-            p.profiles_created + p.profiles_updated + p.profiles_cleared,
+            p.profiles_planned,
             report.profiles_accepted,
             report.profiles_rejected,
             report.profiles_failed,
