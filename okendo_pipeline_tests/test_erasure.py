@@ -290,3 +290,31 @@ def test_the_clients_remove_within_the_documented_limits(iterable_fake, braze_fa
     assert [r.error for r in done] == [None] * 7
     assert iterable.forgets == [f"email:p{n}@shop.example" for n in range(7)]
     assert [r.status for r in iterable.requests].count(429) == 0
+
+
+def test_a_landing_file_keeps_every_other_byte(tmp_path: Path) -> None:
+    """Only the lines holding the address change; the rest of the file, odd bytes and a last
+    line without its newline included, stays byte for byte; gzip files stay gzip."""
+    from okendo_pipeline.lib.erasure.landing import erase_landing
+
+    keys = {"bob@shop.com"}
+    own = json.dumps(envelope("review", 1, reviewer={"email": "Bob@Shop.com"})).encode()
+    quoting = json.dumps(envelope("review", 2, body="ask BOB@shop.com")).encode()
+    other = json.dumps(envelope("review", 3)).encode()
+    folder = tmp_path / "landing" / "review"
+    folder.mkdir(parents=True)
+    plain = other + b"\n\xff not utf-8\n" + own + b"\n" + quoting + b"\n" + other
+    (folder / "a.jsonl").write_bytes(plain)
+    (folder / "b.jsonl.gz").write_bytes(gzip.compress(own + b"\n" + other + b"\n"))
+    (folder / "c.jsonl").write_bytes(other + b"\n")
+    found = erase_landing(tmp_path / "landing", keys, python_pattern(sorted(keys)), set())
+    assert found.files_scanned == 3 and found.keys == keys
+    assert (found.lines_removed, found.lines_redacted) == (2, 1)
+    redacted = quoting.replace(b"BOB@shop.com", REDACTED.encode())
+    assert (folder / "a.jsonl").read_bytes() == (
+        other + b"\n\xff not utf-8\n" + redacted + b"\n" + other
+    )
+    assert gzip.decompress((folder / "b.jsonl.gz").read_bytes()) == other + b"\n"
+    assert (folder / "c.jsonl").read_bytes() == other + b"\n"
+    lines = {r.rel: r.lines for r in found.rewritten}
+    assert lines == {"review/a.jsonl": 4, "review/b.jsonl.gz": 1}

@@ -64,11 +64,6 @@ def keep_line(line: str, keys: set[str], pattern: re.Pattern[str]) -> tuple[str 
     return redact(line, pattern), key
 
 
-def _holds(data: bytes, needles: list[bytes]) -> bool:
-    lowered = data.lower()
-    return any(n in lowered for n in needles)
-
-
 def _write_atomically(path: Path, data: bytes) -> None:
     temp = path.with_name(f".{path.name}.erasing")
     temp.write_bytes(gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
@@ -84,46 +79,92 @@ def erase_landing(
     report = LandingErasure()
     if not landing.is_dir():
         return report
-    needles = [k.encode() for k in keys]
+    needles = [k.encode() for k in sorted(keys)]
     for f in discover(landing):
         report.files_scanned += 1
         data = _read_bytes(f.path)
-        if f.rel not in known_files and not _holds(data, needles):
+        spans = _lines_holding(data, needles)
+        if not spans and f.rel not in known_files:
             continue
-        rewritten = _rewrite(f, data, keys, pattern)
+        if not spans:  # known, yet no address as text: read every line
+            spans = _every_line(data)
+        rewritten = _rewrite(f, data, spans, keys, pattern)
         if rewritten is not None:
             report.rewritten.append(rewritten)
     return report
 
 
+def _lines_holding(data: bytes, needles: list[bytes]) -> list[tuple[int, int]]:
+    """(start, end) of each line holding a needle, its newline included: found in one pass of
+    C per needle, so a file's other lines are never split or parsed."""
+    lowered = data.lower()
+    spans: set[tuple[int, int]] = set()
+    for needle in needles:
+        at = lowered.find(needle)
+        while at != -1:
+            begin = data.rfind(b"\n", 0, at) + 1
+            end = data.find(b"\n", at)
+            end = len(data) if end == -1 else end + 1
+            spans.add((begin, end))
+            at = lowered.find(needle, end)
+    return sorted(spans)
+
+
+def _every_line(data: bytes) -> list[tuple[int, int]]:
+    spans, begin = [], 0
+    while begin < len(data):
+        end = data.find(b"\n", begin)
+        end = len(data) if end == -1 else end + 1
+        spans.append((begin, end))
+        begin = end
+    return spans
+
+
+def _decide(
+    raw: bytes, keys: set[str], pattern: re.Pattern[str]
+) -> tuple[bytes | None, str | None]:
+    """One line (without its newline) as it stays, or None; and the key it held. A line that is
+    not UTF-8 stays byte for byte unless it holds an address (the loader rejects it; a rejected
+    line holding it is that person's)."""
+    try:
+        line = raw.decode()
+    except UnicodeDecodeError:
+        hits = sorted(k for k in keys if k.encode() in raw.lower())
+        return (None, hits[0]) if hits else (raw, None)
+    if not line.strip():
+        return raw, None
+    text, key = keep_line(line, keys, pattern)
+    return (None if text is None else text.encode()), key
+
+
 def _rewrite(
-    f: LandingFile, data: bytes, keys: set[str], pattern: re.Pattern[str]
+    f: LandingFile,
+    data: bytes,
+    spans: list[tuple[int, int]],
+    keys: set[str],
+    pattern: re.Pattern[str],
 ) -> Rewritten | None:
-    """Line by line, as bytes: lines that are not UTF-8 stay byte for byte unless they hold an
-    address (the loader rejects them; a rejected line holding it is that person's)."""
-    kept: list[bytes] = []
+    """The file with each line in ``spans`` decided; everything between them kept as it is."""
+    out: list[bytes] = []
     found: set[str] = set()
     removed = redacted = 0
-    lines = data.split(b"\n")
-    if lines and not lines[-1]:
-        lines.pop()
-    for raw in lines:
-        try:
-            line = raw.decode()
-        except UnicodeDecodeError:
-            hits = {k for k in keys if k.encode() in raw.lower()}
-            found |= hits
-            stays = None if hits else raw
-        else:
-            text, key = keep_line(line, keys, pattern) if line.strip() else (line, None)
-            found |= {key} if key else set()
-            stays = None if text is None else text.encode()
+    last = 0
+    for begin, end in spans:
+        out.append(data[last:begin])
+        last = end
+        newline = data[end - 1 : end] == b"\n"
+        raw = data[begin : end - 1] if newline else data[begin:end]
+        stays, key = _decide(raw, keys, pattern)
+        found |= {key} if key else set()
         if stays is None:
             removed += 1
-        else:
-            redacted += stays != raw
-            kept.append(stays)
+            continue
+        redacted += stays != raw
+        out.append(stays + (b"\n" if newline else b""))
+    out.append(data[last:])
     if not removed and not redacted:
         return None
-    _write_atomically(f.path, b"".join(line + b"\n" for line in kept))
-    return Rewritten(f.rel, f.path, len(kept), removed, redacted, found)
+    text = b"".join(out)
+    _write_atomically(f.path, text)
+    lines = text.count(b"\n") + (1 if text and not text.endswith(b"\n") else 0)
+    return Rewritten(f.rel, f.path, lines, removed, redacted, found)
