@@ -91,6 +91,19 @@ def _parser() -> argparse.ArgumentParser:
     erase.add_argument("--database", type=Path, help=database_help)
     erase.add_argument("--landing", type=Path, help=landing_help)
 
+    shown = sub.add_parser(
+        "payloads",
+        help="the payloads a destination's current plan sends (a dry run's included), as JSON "
+        "lines, rendered from the plan",
+    )
+    shown.add_argument("--destination", required=True, help="iterable or braze")
+    shown.add_argument(
+        "--customer", action="append", metavar="EMAIL",
+        help="only this customer's profile and events (repeatable)",
+    )  # fmt: skip
+    shown.add_argument("--limit", type=int, help="at most this many payloads")
+    shown.add_argument("--database", type=Path, help=database_help)
+
     status = sub.add_parser("status", help="what was loaded, rejected and synced")
     status.add_argument("--database", type=Path, help=database_help)
 
@@ -188,6 +201,31 @@ def _erase(args: argparse.Namespace, s: settings.Settings) -> int:
     return erase.run(args.email, args.database, args.landing, defs())
 
 
+def _payloads(args: argparse.Namespace, s: settings.Settings) -> int:
+    import json
+
+    import duckdb
+
+    from okendo_pipeline.lib.sync.dry_run import payloads
+
+    database = (args.database or s.duckdb_path).resolve()
+    if not database.exists():
+        print(f"error: database {database} does not exist", file=sys.stderr)
+        return 2
+    from okendo_pipeline.definitions import defs
+
+    resources = defs().resources or {}
+    resource = resources.get(args.destination)
+    if resource is None or not hasattr(resource, "codec"):
+        print(f"error: --destination {args.destination}: not a destination", file=sys.stderr)
+        return 2
+    customers = [c.strip().lower() for c in args.customer] if args.customer else None
+    with duckdb.connect(str(database), read_only=True) as conn:
+        for row in payloads(conn, resource.codec(), customers, args.limit):
+            print(json.dumps(row, default=str))
+    return 0
+
+
 def _status(args: argparse.Namespace, s: settings.Settings) -> int:
     from okendo_pipeline.lib.status import render_status
 
@@ -281,6 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "generate": _generate,
         "run": _run,
         "erase": _erase,
+        "payloads": _payloads,
         "status": _status,
         "serve-webhooks": _serve_webhooks,
         "ui": _ui,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -119,9 +120,13 @@ def test_readme_quickstart_defaults_to_the_working_folder(tmp_path: Path) -> Non
     assert "braze (dry run): would send" in run.stdout
     database = tmp_path / "data" / "okendo.duckdb"
     with duckdb.connect(str(database), read_only=True) as conn:
-        payloads = conn.execute("select count(*) from sync.outbox_payloads").fetchone()[0]
         acknowledged = conn.execute("select count(*) from sync.profile_state").fetchone()[0]
-    assert payloads > 40 and acknowledged == 0
+    assert acknowledged == 0
+    shown = cli("payloads", "--destination", "braze", cwd=tmp_path)  # rendered from the plan
+    assert shown.returncode == 0, shown.stderr
+    lines = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert len([r for r in lines if r["kind"] == "profile"]) >= 40
+    assert all("external_id" in r["payload"] for r in lines)
     analytics = tmp_path / "data" / "okendo_analytics.duckdb"  # the analysts' copy, by default
     with duckdb.connect(str(analytics), read_only=True) as conn:
         profiles = conn.execute("select count(*) from marts.customer_profiles").fetchone()[0]

@@ -1,10 +1,15 @@
 """The diff-and-sync engine end to end: landing folder -> marts -> fakes over loopback HTTP."""
 
 import json
+from collections import Counter
+
+import duckdb
 
 from okendo_fakes.iterable import FakeIterable
 from okendo_fakes.server import FakeServer, Fault
+from okendo_pipeline.defs.iterable.resources import IterableResource
 from okendo_pipeline.lib.status import render_status
+from okendo_pipeline.lib.sync.dry_run import payloads
 from okendo_pipeline_tests.runs import run_refresh
 from okendo_pipeline_tests.samples import write_landing
 from okendo_pipeline_tests.syncing import AS_OF, mart_counts, rows, scalar, sync
@@ -244,8 +249,19 @@ def test_dry_run_stores_what_would_be_sent_and_sends_nothing(built, fakes):
     stored = dict(rows(
         db, "select kind, count(*) from sync.outbox_payloads group by kind"
     ))  # fmt: skip
-    assert stored == {"profile": profiles, "event": events}
+    assert stored == {"profile": 5, "event": 5}  # samples; the plan holds the rest
     assert report.samples and "dataFields" in report.samples[0]
+    codec = IterableResource().codec()
+    with duckdb.connect(db, read_only=True) as conn:
+        rendered = list(payloads(conn, codec, None, None))
+        kinds = Counter(r["kind"] for r in rendered)
+        assert kinds == {"profile": profiles, "event": report.plan.events}
+        samples = [r["payload"] for r in rendered[:5]]
+        assert samples == [s for s in report.samples if s.pop("kind") == "profile"]
+        one = rendered[0]["row_key"]
+        theirs = list(payloads(conn, codec, [one], None))
+    assert [r["row_key"] for r in theirs if r["kind"] == "profile"] == [one]
+    assert {r["payload"]["email"].strip().lower() for r in theirs} == {one}
     for table in ("profile_state", "event_ledger", "destinations"):
         assert scalar(db, f"select count(*) from sync.{table}") == 0
     real = sync(db, "iterable", iurl)

@@ -231,7 +231,8 @@ def render_sync_run(database: str, run_id: str, destination: str) -> str:
         return (
             f"{destination} (dry run): would send {changed:,} profiles ({fields:,} fields) and "
             f"{events:,} events ({skipped:,} older than the backfill start skipped); "
-            f"payloads in sync.outbox_payloads; diff {diff_s:.2f}s"
+            f"every payload: okendo-pipeline payloads --destination {destination}; "
+            f"diff {diff_s:.2f}s"
         ) + (f"\n  the guard would hold it: {held}" if held else "")
     if status == "held":
         return (

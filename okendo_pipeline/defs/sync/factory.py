@@ -70,8 +70,9 @@ def metadata(report: SyncReport) -> dict[str, Any]:
         # Where the payloads are, not the payloads: they carry emails and names, and Dagster
         # keeps run metadata where an erasure cannot reach it.
         meta["payloads"] = dg.MetadataValue.md(
-            f"{len(report.samples)} samples and every payload of this run: `select kind, "
-            f"payload from sync.outbox_payloads where run_id = '{report.run_id}'`"
+            f"{len(report.samples)} samples in `sync.outbox_payloads` (run_id "
+            f"`{report.run_id}`); every payload of the plan: `okendo-pipeline payloads "
+            f"--destination {report.destination}`"
         )
     return meta
 

@@ -12,19 +12,25 @@ CHUNK_ROWS = 10_000
 
 
 def profile_items(
-    conn: duckdb.DuckDBPyConnection, codec: Codec, run_id: str, operations: dict[str, str]
+    conn: duckdb.DuckDBPyConnection,
+    codec: Codec,
+    run_id: str,
+    operations: dict[str, str],
+    customers: list[str] | None = None,
 ) -> Iterator[Item]:
     """The planned profiles as items, only their changed fields; read ``CHUNK_ROWS`` at a time
-    so memory stays bounded whatever the size of the plan."""
+    so memory stays bounded whatever the size of the plan (``customers``: only theirs)."""
     names = ["seq", "row_key", "operation", "changed_fields", "identity_kind", "identity"]
     names += [*COLUMNS, ATTRIBUTES, "old_attributes"]
     sql = f"""
         select {", ".join(names)} from sync.outbox_profiles
-        where run_id = ? and destination = ? and seq > ? order by seq limit {CHUNK_ROWS}
+        where run_id = ? and destination = ? and seq > ?
+          and (?::varchar[] is null or list_contains(?::varchar[], row_key))
+        order by seq limit {CHUNK_ROWS}
     """
     last = 0
     while True:
-        rows = conn.execute(sql, [run_id, codec.name, last]).fetchall()
+        rows = conn.execute(sql, [run_id, codec.name, last, customers, customers]).fetchall()
         if not rows:
             return
         for row in rows:
@@ -38,16 +44,21 @@ def profile_items(
         last = rows[-1][0]
 
 
-def event_items(conn: duckdb.DuckDBPyConnection, codec: Codec, run_id: str) -> Iterator[Item]:
-    """The planned events as items, in the order they occurred."""
+def event_items(
+    conn: duckdb.DuckDBPyConnection, codec: Codec, run_id: str, identities: list[str] | None = None
+) -> Iterator[Item]:
+    """The planned events as items, in the order they occurred (``identities``: only the
+    events sent under them)."""
     sql = f"""
         select seq, event_id, identity_kind, identity, event_name, occurred_at, properties
         from sync.outbox_events
-        where run_id = ? and destination = ? and seq > ? order by seq limit {CHUNK_ROWS}
+        where run_id = ? and destination = ? and seq > ?
+          and (?::varchar[] is null or list_contains(?::varchar[], identity))
+        order by seq limit {CHUNK_ROWS}
     """
     last = 0
     while True:
-        rows = conn.execute(sql, [run_id, codec.name, last]).fetchall()
+        rows = conn.execute(sql, [run_id, codec.name, last, identities, identities]).fetchall()
         if not rows:
             return
         for _, event_id, kind, identity, name, occurred_at, props in rows:

@@ -30,7 +30,7 @@ from okendo_pipeline.lib.destinations import Batch, BatchResult, send_all
 from okendo_pipeline.lib.http import AuthError
 from okendo_pipeline.lib.sync import schema
 from okendo_pipeline.lib.sync.codec import Codec
-from okendo_pipeline.lib.sync.dry_run import store_payloads
+from okendo_pipeline.lib.sync.dry_run import store_samples
 from okendo_pipeline.lib.sync.journal import Journal, fold, recover
 from okendo_pipeline.lib.sync.outbox import event_items, profile_items
 from okendo_pipeline.lib.sync.plan import plan
@@ -84,8 +84,8 @@ def begin_run(
 def deliver(
     conn: duckdb.DuckDBPyConnection, codec: Codec, sender: Sender | None, report: SyncReport
 ) -> SyncReport:
-    """Send the planned rows (or, in a dry run, store their payloads), journal, fold; a plan
-    the guard held sends nothing."""
+    """Send the planned rows (or, in a dry run, keep samples of their payloads), journal,
+    fold; a plan the guard held sends nothing."""
     if report.status == "held":
         return report
     if sender is None and not report.dry_run:
@@ -93,7 +93,7 @@ def deliver(
     started = time.perf_counter()
     try:
         if report.dry_run:
-            store_payloads(conn, codec, report)
+            store_samples(conn, codec, report)
             report.status = "dry_run"
         else:
             assert sender is not None
