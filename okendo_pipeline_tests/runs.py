@@ -76,6 +76,7 @@ def run_command(folder: Path, *args: str, env: dict[str, str]):
     import sys
 
     base = {k: v for k, v in os.environ.items() if not k.startswith(("ITERABLE_", "BRAZE_"))}
+    base["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])  # this checkout's code
     return subprocess.run(
         [sys.executable, "-m", "okendo_pipeline.cli", "run", "--landing", str(folder / "landing"),
          "--database", str(folder / "w.duckdb"), *args],

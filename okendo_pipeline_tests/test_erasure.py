@@ -90,6 +90,7 @@ def traces(address: str, database: str, *folders: Path) -> list[str]:
 def erase(database: str, landing: Path, *emails: str, env: dict[str, str]):
     """``okendo-pipeline erase`` in a new process, as an operator runs it."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("ITERABLE_", "BRAZE_"))}
+    base["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])  # this checkout's code
     args = [a for e in emails for a in ("--email", e)]
     return subprocess.run(
         [sys.executable, "-m", "okendo_pipeline.cli", "erase", *args,
