@@ -68,10 +68,18 @@ class IdentityMerge:
     error: str | None = None
 
 
-def removal_error(exc: DestinationError) -> str:
-    """Why a removal failed, without the response body: it may quote the address erased."""
-    status = f" (HTTP {exc.status})" if exc.status else ""
-    return f"{type(exc).__name__}{status}"
+def call_about_people(post: Callable[[], object]) -> str | None:
+    """Make one request about people (a removal, a merge): None when it was answered 2xx, else
+    why not, without the response body (it may quote an address being erased). A bad key
+    stops the caller."""
+    try:
+        post()
+    except AuthError:
+        raise
+    except DestinationError as exc:
+        status = f" (HTTP {exc.status})" if exc.status else ""
+        return f"{type(exc).__name__}{status}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

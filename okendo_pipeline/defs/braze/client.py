@@ -33,8 +33,8 @@ from okendo_pipeline.lib.destinations import (
     Removal,
     SendSettings,
     batches,
+    call_about_people,
     failed_batch,
-    removal_error,
     send_all,
 )
 from okendo_pipeline.lib.http import (
@@ -186,14 +186,8 @@ class BrazeClient:
                     ]}  # fmt: skip
                 else:
                     body = {"external_ids": chunk}
-                try:
-                    self.http.post(DELETE_PATH, json.dumps(body).encode(), pacer=self.user_pacer)
-                except AuthError:
-                    raise
-                except DestinationError as exc:
-                    yield from (Removal(kind, i, removal_error(exc)) for i in chunk)
-                    continue
-                yield from (Removal(kind, i) for i in chunk)
+                error = self._user_call(DELETE_PATH, body)
+                yield from (Removal(kind, i, error) for i in chunk)
 
     def identify(self, merges: Iterable[tuple[str, str]]) -> Iterator[IdentityMerge]:
         """``/users/identify`` with ``emails_to_identify`` (50 per request): each email-only
@@ -207,11 +201,10 @@ class BrazeClient:
                 {"external_id": ext, "email": email, "prioritization": prioritization}
                 for email, ext in chunk
             ]}  # fmt: skip
-            try:
-                self.http.post(IDENTIFY_PATH, json.dumps(body).encode(), pacer=self.user_pacer)
-            except AuthError:
-                raise
-            except DestinationError as exc:
-                yield from (IdentityMerge(e, i, removal_error(exc)) for e, i in chunk)
-                continue
-            yield from (IdentityMerge(e, i) for e, i in chunk)
+            error = self._user_call(IDENTIFY_PATH, body)
+            yield from (IdentityMerge(e, i, error) for e, i in chunk)
+
+    def _user_call(self, path: str, body: dict) -> str | None:
+        """One request to a user endpoint (their shared window): None, or why it failed."""
+        data = json.dumps(body).encode()
+        return call_about_people(lambda: self.http.post(path, data, pacer=self.user_pacer))

@@ -32,8 +32,8 @@ from okendo_pipeline.lib.destinations import (
     Removal,
     SendSettings,
     batches,
+    call_about_people,
     failed_batch,
-    removal_error,
     send_all,
 )
 from okendo_pipeline.lib.http import (
@@ -199,27 +199,22 @@ class IterableClient:
         deletes the user and refuses later data for that identity (bulk calls then list it as
         forgotten)."""
         for kind, identity in people:
-            body = json.dumps({"userId" if kind == "userId" else "email": identity}).encode()
-            try:
-                self.http.post(FORGET_PATH, body, pacer=self.pacers[FORGET_PATH])
-            except AuthError:
-                raise
-            except DestinationError as exc:
-                yield Removal(kind, identity, removal_error(exc))
-                continue
-            yield Removal(kind, identity)
+            error = self._user_call(
+                FORGET_PATH, {"userId" if kind == "userId" else "email": identity}
+            )
+            yield Removal(kind, identity, error)
 
     def merge_users(self, merges: Iterable[tuple[str, str]]) -> Iterator[IdentityMerge]:
         """``users/merge``, one per request (50/s per key): the user known by ``sourceEmail`` is
         merged into the one with ``destinationUserId`` (its events and the fields the
         destination lacks follow; then it is deleted), or takes the userId when there is none."""
         for email, user_id in merges:
-            body = json.dumps({"sourceEmail": email, "destinationUserId": user_id}).encode()
-            try:
-                self.http.post(MERGE_PATH, body, pacer=self.pacers[MERGE_PATH])
-            except AuthError:
-                raise
-            except DestinationError as exc:
-                yield IdentityMerge(email, user_id, removal_error(exc))
-                continue
-            yield IdentityMerge(email, user_id)
+            error = self._user_call(
+                MERGE_PATH, {"sourceEmail": email, "destinationUserId": user_id}
+            )
+            yield IdentityMerge(email, user_id, error)
+
+    def _user_call(self, path: str, body: dict) -> str | None:
+        """One request about one user, paced by its endpoint: None, or why it failed."""
+        data = json.dumps(body).encode()
+        return call_about_people(lambda: self.http.post(path, data, pacer=self.pacers[path]))
