@@ -319,3 +319,6 @@ def test_a_landing_file_keeps_every_other_byte(tmp_path: Path) -> None:
     assert (folder / "c.jsonl").read_bytes() == other + b"\n"
     lines = {r.rel: r.lines for r in found.rewritten}
     assert lines == {"review/a.jsonl": 4, "review/b.jsonl.gz": 1}
+    from okendo_pipeline.lib.okendo.loader import file_hash
+
+    assert all(r.content_hash == file_hash(r.path) for r in found.rewritten)  # the manifest's

@@ -25,7 +25,6 @@ from okendo_pipeline.lib import analytics
 from okendo_pipeline.lib.erasure import warehouse as erasure
 from okendo_pipeline.lib.erasure.addresses import normalise, python_pattern
 from okendo_pipeline.lib.erasure.landing import erase_landing
-from okendo_pipeline.lib.okendo.loader import file_hash
 
 ERASURE_JOB = "okendo_erasure"
 ID_LENGTH = 12  # of the salted hash: how a person is named in logs and the console
@@ -59,17 +58,7 @@ def records_step(
         files = erasure.loaded_files_of(conn, unique)
         found = erase_landing(landing, set(unique), pattern, files)
         erasure.record_rewritten_files(
-            conn,
-            [
-                (
-                    r.rel,
-                    file_hash(r.path),
-                    r.path.stat().st_size,
-                    r.path.stat().st_mtime_ns,
-                    r.lines,
-                )
-                for r in found.rewritten
-            ],
+            conn, [(r.rel, r.content_hash, *_stat(r.path), r.lines) for r in found.rewritten]
         )
         done = erasure.erase_warehouse(conn, unique, [d.codec() for d in destinations.values()])
     people = [

@@ -10,6 +10,7 @@ hidden file beside the original (which ``discover`` never lists), fsynced, renam
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ class Rewritten:
     removed: int
     redacted: int
     keys: set[str]  # the erased keys it held
+    content_hash: str  # of the new file, for the loader's manifest
 
 
 @dataclass
@@ -64,10 +66,14 @@ def keep_line(line: str, keys: set[str], pattern: re.Pattern[str]) -> tuple[str 
     return redact(line, pattern), key
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _write_atomically(path: Path, data: bytes) -> str:
+    """Replace the file with ``data`` (gzipped for a ``.gz``); the sha256 of the bytes on disk,
+    as the loader's manifest records files."""
     temp = path.with_name(f".{path.name}.erasing")
-    temp.write_bytes(gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
+    stored = gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data
+    temp.write_bytes(stored)
     replace_durably(temp, path)
+    return hashlib.sha256(stored).hexdigest()
 
 
 def erase_landing(
@@ -165,6 +171,6 @@ def _rewrite(
     if not removed and not redacted:
         return None
     text = b"".join(out)
-    _write_atomically(f.path, text)
+    digest = _write_atomically(f.path, text)
     lines = text.count(b"\n") + (1 if text and not text.endswith(b"\n") else 0)
-    return Rewritten(f.rel, f.path, lines, removed, redacted, found)
+    return Rewritten(f.rel, f.path, lines, removed, redacted, found, digest)
