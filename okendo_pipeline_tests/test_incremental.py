@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from okendo_pipeline.lib import dbt_project, incremental
 from okendo_pipeline.lib.okendo.generator.generate import generate
 from okendo_pipeline_tests.runs import land_another_review, run_refresh
 
@@ -177,17 +178,20 @@ def test_a_micro_batch_killed_mid_build_is_repaired_by_the_next(tmp_path: Path) 
 
 def test_an_incremental_build_tests_the_rows_it_rebuilt(tmp_path: Path) -> None:
     """The tests of an incremental build read the touched customers' rows: a bad value there
-    fails the build; one left alone elsewhere waits for the next full build, which fails."""
+    fails the build; one left alone elsewhere waits for the next full build, which fails. The
+    incremental build leaves the views (staging) and their tests to full builds."""
     landing, database = tmp_path / "landing", str(tmp_path / "w.duckdb")
     generate(landing, 100, seed=4, as_of=date(2026, 6, 1))
     assert run_refresh(landing, database, "2026-06-01").success
 
     def corrupt(touch: bool) -> None:
-        """Rate one more customer's first review 9 (outside 1-5), past the loader's checks."""
+        """Rate one more single-review customer's review 9 (outside 1-5), past the loader's
+        checks: their profile's latest rating is 9."""
         with duckdb.connect(database) as conn:
             key, review_id = conn.execute(
-                "select customer_key, resource_id from raw.current_resources "
-                "where resource_type = 'review' and (resource ->> '$.rating')::int <> 9 "
+                "select customer_key, any_value(resource_id) from raw.current_resources "
+                "where resource_type = 'review' group by 1 "
+                "having count(*) = 1 and max((resource ->> '$.rating')::int) <> 9 "
                 "order by customer_key limit 1"
             ).fetchone()
             conn.execute(
@@ -205,10 +209,16 @@ def test_an_incremental_build_tests_the_rows_it_rebuilt(tmp_path: Path) -> None:
             if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
         }
 
+    def checked_assets(result) -> set[str]:
+        """The schemas of the assets a run built or checked."""
+        return {e.asset_key.path[0] for e in result.all_events if e.asset_key is not None}
+
+    latest_rating = "accepted_values_customer_profiles_okendo_latest_review_rating"
     corrupt(touch=False)
     corrupt(touch=True)
-    failed = failed_checks(run_refresh(landing, database, "2026-06-01"))
-    assert any(name.startswith("accepted_values_stg_okendo__reviews_rating") for name in failed)
+    first = run_refresh(landing, database, "2026-06-01")
+    assert [n for n in failed_checks(first) if n.startswith(latest_rating)]
+    assert "staging" not in checked_assets(first) and "marts" in checked_assets(first)
     with duckdb.connect(database) as conn:  # put the touched one right; the other stays
         conn.execute(
             "update raw.current_resources set resource = json_merge_patch(resource, "
@@ -219,6 +229,50 @@ def test_an_incremental_build_tests_the_rows_it_rebuilt(tmp_path: Path) -> None:
     incremental = run_refresh(landing, database, "2026-06-01")
     assert incremental.success and not failed_checks(incremental)  # the other is not its rows
     full = run_refresh(landing, database, "2026-06-02")  # a new day: a full build
+    assert "staging" in checked_assets(full)  # its failing test stops the marts' rebuild
     assert any(
         n.startswith("accepted_values_stg_okendo__reviews_rating") for n in failed_checks(full)
     )
+
+
+def test_a_changed_dbt_project_makes_the_next_build_a_full_one() -> None:
+    """An edited model must be recomputed for every customer: the project's fingerprint, kept
+    with each build, decides; with it unchanged, the build is incremental and leaves the views
+    and unit tests out."""
+    with duckdb.connect() as conn:
+        built = ("raw.touched_customers",)  # stands for the models: it exists
+
+        def plan(project: str) -> incremental.BuildPlan:
+            return incremental.plan_build(
+                conn, date(2026, 6, 1), 12, requested=False, project=project, relations=built
+            )
+
+        first = plan("a")
+        assert first.full_refresh and first.dbt_args() == ["--full-refresh"]
+        incremental.finish_build(conn, first)
+        same = plan("a")
+        assert not same.full_refresh
+        assert same.dbt_args() == ["--exclude", incremental.INCREMENTAL_EXCLUDE]
+        incremental.finish_build(conn, same)
+        edited = plan("b")
+        assert (edited.full_refresh, edited.reason) == (True, "the dbt project changed")
+
+
+def test_the_project_fingerprint_follows_the_models_not_the_tests() -> None:
+    manifest = json.loads(dbt_project.dbt_project.manifest_path.read_text())
+    project_file = (dbt_project.DBT_PROJECT_DIR / "dbt_project.yml").read_bytes()
+    before = dbt_project.fingerprint(manifest, project_file)
+    assert before == dbt_project.project_fingerprint()
+
+    def edited(kind: str) -> str:
+        """The fingerprint with the first node of ``kind`` given other SQL."""
+        changed = json.loads(json.dumps(manifest))
+        node = next(n for n in changed["nodes"].values() if n["resource_type"] == kind)
+        node["checksum"]["checksum"] = "edited"
+        return dbt_project.fingerprint(changed, project_file)
+
+    assert edited("test") == before  # a test decides nothing stored
+    assert edited("model") != before
+    assert dbt_project.fingerprint(manifest, project_file + b"\n# vars edited") != before
+    relations = dbt_project.model_relations()
+    assert "marts.customer_profiles" in relations and "staging.stg_okendo__reviews" in relations

@@ -1,5 +1,7 @@
 """The dbt project as Dagster sees it: where it is, and making sure its manifest exists."""
 
+import hashlib
+import json
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -57,3 +59,40 @@ def build_target(database: str) -> Path:
     """
     path = Path(database).resolve()
     return path.parent / f".{path.name}.dbt"
+
+
+def model_relations() -> list[str]:
+    """``schema.name`` of every model and seed in the manifest: what a built warehouse has."""
+    nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+    return sorted(
+        f"{n['schema']}.{n['alias'] or n['name']}"
+        for n in nodes
+        if n["resource_type"] in ("model", "seed")
+    )
+
+
+def project_fingerprint() -> str:
+    """The fingerprint of the project as parsed (see ``fingerprint``)."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return fingerprint(manifest, (dbt_project.project_dir / "dbt_project.yml").read_bytes())
+
+
+def fingerprint(manifest: dict, project_file: bytes) -> str:
+    """A digest of everything that decides what the models compute: each model's and seed's
+    SQL (or file) checksum and config, the project's macros, and ``dbt_project.yml`` (its vars).
+    Tests are left out: they decide nothing that is stored. Builds record it; when it changes,
+    the next build is a full one (an edited model must be recomputed for every customer, and
+    its views re-created)."""
+    parts = [
+        [uid, n["checksum"]["checksum"], n["config"]]
+        for uid, n in sorted(manifest["nodes"].items())
+        if n["resource_type"] in ("model", "seed")
+    ]
+    parts += [
+        [uid, m["macro_sql"]]
+        for uid, m in sorted(manifest["macros"].items())
+        if m["package_name"] == manifest["metadata"].get("project_name", "okendo")
+    ]
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
+    digest.update(project_file)
+    return digest.hexdigest()[:16]

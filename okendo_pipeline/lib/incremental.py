@@ -3,11 +3,16 @@
 An incremental build recomputes the customers in ``raw.touched_customers`` (written by each
 load). It must be a full build instead when the models were never built, when the build's
 reference date or points expiry differ from the last build's (time-dependent values change for
-every customer: the day turned, or the setting changed), or when asked (``--full-refresh``).
-After a build succeeds, the touched rows it took into account are removed and the build is
-recorded; a failed build leaves them, so the next build recomputes those customers again.
+every customer: the day turned, or the setting changed), when the dbt project changed since the
+last build (an edited model must be recomputed for every customer), or when asked
+(``--full-refresh``). An incremental build leaves out what depends on the project alone, which
+is unchanged since the last build ran it: the views (re-created by every full build) with their
+tests, and the unit tests (fixed inputs); the tests of the tables it rebuilt read the touched
+customers' rows. After a build succeeds, the touched rows it took into account are removed and
+the build is recorded; a failed build leaves them, so the next build recomputes them again.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -25,6 +30,8 @@ create table if not exists raw.model_builds (
     points_expiry_months integer not null,
     customers bigint not null
 );
+-- The dbt project's fingerprint (``dbt_project.project_fingerprint``); added after the table.
+alter table raw.model_builds add column if not exists project varchar;
 -- The customers each incremental build recomputed, kept a week: what the analysts' file must
 -- take again (``lib/analytics.py``); a full build has no rows here (everything changed).
 create table if not exists raw.built_customers (
@@ -33,7 +40,10 @@ create table if not exists raw.built_customers (
 );
 """
 BUILT_CUSTOMERS_DAYS = 7
-MODELS = ("marts.customer_profiles", "marts.customer_events", "marts.customer_profile_attributes")
+# What an incremental build leaves out (dbt selectors): see the module's docstring.
+# Without the manifest's list (tests of the planning alone), the marts stand for the models.
+MARTS = ("marts.customer_profiles", "marts.customer_events", "marts.customer_profile_attributes")
+INCREMENTAL_EXCLUDE = "config.materialized:view resource_type:unit_test"
 
 
 @dataclass(frozen=True)
@@ -44,10 +54,21 @@ class BuildPlan:
     points_expiry_months: int
     load_ids: list[str] = field(default_factory=list)
     customers: int = 0
+    project: str | None = None
+
+    def dbt_args(self) -> list[str]:
+        """What ``dbt build`` needs besides its vars."""
+        return ["--full-refresh"] if self.full_refresh else ["--exclude", INCREMENTAL_EXCLUDE]
 
 
 def plan_build(
-    conn: duckdb.DuckDBPyConnection, as_of: date, points_expiry_months: int, *, requested: bool
+    conn: duckdb.DuckDBPyConnection,
+    as_of: date,
+    points_expiry_months: int,
+    *,
+    requested: bool,
+    project: str | None = None,
+    relations: Sequence[str] = (),
 ) -> BuildPlan:
     """Full or incremental, and why; the loads whose touched customers the build covers."""
     loader.ensure_schema(conn)  # raw.touched_customers is the loader's
@@ -59,18 +80,21 @@ def plan_build(
         "select count(distinct customer_key) from raw.touched_customers"
     ).fetchone()[0]
     last = conn.execute(
-        "select as_of, points_expiry_months from raw.model_builds order by finished_at desc limit 1"
+        "select as_of, points_expiry_months, project from raw.model_builds "
+        "order by finished_at desc limit 1"
     ).fetchone()
+    relations = list(relations or MARTS)
     built = conn.execute(
         "select count(*) from information_schema.tables "
         "where table_schema || '.' || table_name in ?",
-        [list(MODELS)],
-    ).fetchone()[0] == len(MODELS)
+        [relations],
+    ).fetchone()[0] == len(relations)
     reason = (
         "asked for (--full-refresh)" if requested
         else "the models were never built" if last is None or not built
         else f"as_of changed ({last[0]} -> {as_of})" if last[0] != as_of
         else "the points expiry changed" if last[1] != points_expiry_months
+        else "the dbt project changed" if project is not None and last[2] != project
         else ""
     )  # fmt: skip
     return BuildPlan(
@@ -80,6 +104,7 @@ def plan_build(
         points_expiry_months=points_expiry_months,
         load_ids=load_ids,
         customers=customers,
+        project=project,
     )
 
 
@@ -103,8 +128,12 @@ def finish_build(conn: duckdb.DuckDBPyConnection, plan: BuildPlan) -> None:
         if plan.load_ids:
             conn.execute("delete from raw.touched_customers where load_id in ?", [plan.load_ids])
         conn.execute(
-            "insert into raw.model_builds values (now(), ?, ?, ?, ?, ?)",
-            [plan.full_refresh, plan.reason, plan.as_of, plan.points_expiry_months, plan.customers],
+            "insert into raw.model_builds (finished_at, full_refresh, reason, as_of, "
+            "points_expiry_months, customers, project) values (now(), ?, ?, ?, ?, ?, ?)",
+            [
+                *(plan.full_refresh, plan.reason, plan.as_of, plan.points_expiry_months),
+                *(plan.customers, plan.project),
+            ],
         )
         conn.execute("commit")
     except BaseException:

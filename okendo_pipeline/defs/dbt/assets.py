@@ -9,7 +9,13 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from okendo_pipeline.defs.common.resources import RunSettingsResource, WarehouseResource
 from okendo_pipeline.lib import incremental, progress
-from okendo_pipeline.lib.dbt_project import build_target, dbt_project, ensure_manifest
+from okendo_pipeline.lib.dbt_project import (
+    build_target,
+    dbt_project,
+    ensure_manifest,
+    model_relations,
+    project_fingerprint,
+)
 from okendo_pipeline.lib.sync import schema as sync_schema
 
 ensure_manifest()
@@ -48,7 +54,8 @@ def okendo_dbt_models(
 ):
     """``dbt build`` of the selected models: models and their tests, streamed as events. The
     warehouse path, the reference date and the points expiry reach dbt as its vars. Incremental
-    (the customers the loads since the last build touched) unless a full build is due."""
+    (the customers the loads since the last build touched, without the views and unit tests
+    that only a changed project could change) unless a full build is due."""
     dbt_vars = run_settings.dbt_vars(warehouse.database)
     with warehouse.connect() as conn:  # closed again before dbt opens the file
         sync_schema.ensure_schema(conn)  # the sync history views read the sync tables
@@ -57,11 +64,12 @@ def okendo_dbt_models(
             run_settings.reference_date(),
             run_settings.points_expiry_months,
             requested=run_settings.full_refresh,
+            project=project_fingerprint(),
+            relations=model_relations(),
         )
     context.log.info(f"{'full' if plan.full_refresh else 'incremental'} build: {plan.reason}")
-    args = ["build", "--vars", json.dumps(dbt_vars)]
     invocation = dbt.cli(
-        [*args, "--full-refresh"] if plan.full_refresh else args,
+        ["build", "--vars", json.dumps(dbt_vars), *plan.dbt_args()],
         context=context,
         target_path=build_target(warehouse.database),
     )
