@@ -1,10 +1,20 @@
-"""Opening the DuckDB warehouse with the settings every writer uses."""
+"""Opening the DuckDB warehouse with the settings every writer uses, and holding it for a run.
+
+DuckDB's own lock lasts one connection, and a run opens several (each step, and dbt's process
+in between), so two runs could interleave their steps. A run that writes the warehouse holds
+``.<file>.lock`` beside it (an exclusive ``flock``) from its start to its end instead: the next
+run can be launched while one works (Dagster's start-up, several seconds, overlaps it) and takes
+the warehouse the moment it is released. The kernel releases the lock of a killed process.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,3 +69,66 @@ def connect(
         yield conn
     finally:
         conn.close()
+
+
+# Re-entrant within a process: a job run in process inside another holder (a test, the command
+# line) must not wait for itself. Path -> (descriptor, depth).
+_held: dict[Path, tuple[int, int]] = {}
+_held_guard = threading.Lock()
+WAIT_LOG_SECONDS = 300.0
+
+
+def lock_path(database: str) -> Path:
+    path = Path(database).resolve()
+    return path.parent / f".{path.name}.lock"
+
+
+def holder(database: str) -> str | None:
+    """Who took the warehouse last (a run id, or ``pid <n>``); it may have let go since."""
+    try:
+        return lock_path(database).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+@contextmanager
+def held(database: str, owner: str, *, waiting: Callable[[str], None] = log.info) -> Iterator[None]:
+    """Hold the warehouse exclusively, waiting (without limit: runs end) while another process
+    holds it; ``waiting`` hears why, once and then every few minutes. ``owner`` is written in
+    the lock file, so sensors can tell the run holding it from runs waiting for it."""
+    path = lock_path(database)
+    with _held_guard:
+        if path in _held:
+            fd, depth = _held[path]
+            _held[path] = (fd, depth + 1)
+            acquired = True
+        else:
+            acquired = False
+    if not acquired:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        said = 0.0
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - said > WAIT_LOG_SECONDS:
+                    waiting(f"waiting for {holder(database) or 'another process'} to finish "
+                            "with the warehouse")  # fmt: skip
+                    said = time.monotonic()
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, owner.encode(), 0)
+        with _held_guard:
+            _held[path] = (fd, 1)
+    try:
+        yield
+    finally:
+        with _held_guard:
+            fd, depth = _held[path]
+            if depth > 1:
+                _held[path] = (fd, depth - 1)
+            else:
+                del _held[path]
+                os.close(fd)  # closing the descriptor releases the lock

@@ -6,13 +6,13 @@ through the run config, so no code writes the environment.
 """
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from okendo_pipeline import settings
 from okendo_pipeline.lib import warehouse
@@ -28,6 +28,19 @@ class WarehouseResource(dg.ConfigurableResource):
     analytics: str = str(settings.DEFAULT_ANALYTICS_PATH.resolve())
     memory_limit: str = warehouse.DEFAULT_MEMORY_LIMIT
     threads: int | None = None
+    _hold: ExitStack = PrivateAttr(default_factory=ExitStack)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """A run holds the warehouse from its start to its end (``warehouse.held``): runs
+        never interleave their steps, and one launched meanwhile waits here. Sensors and
+        schedules, which only read, take nothing."""
+        if context.run_id:
+            self._hold.enter_context(
+                warehouse.held(self.database, context.run_id, waiting=context.log.info)
+            )
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self._hold.close()
 
     def analytics_path(self) -> Path:
         return Path(self.analytics)

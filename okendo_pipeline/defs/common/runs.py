@@ -1,8 +1,8 @@
-"""Which run is writing the warehouse: what every sensor asks before it launches another.
+"""Which run is writing the warehouse: what the sync sensors ask before they launch another.
 
-The production instance's run queue allows one run tagged ``okendo/warehouse`` at a time; on
-Dagster's embedded storage there is no queue, so the sensors themselves wait while one is in
-flight (and ``warehouse.connect`` waits for the DuckDB lock if two still meet).
+Runs tagged ``okendo/warehouse`` hold the warehouse from start to end (``warehouse.held``), so
+two never interleave, on any instance. The sync sensors still stand down while one is in
+flight (its data is about to change); the landing sensor lets one loading run wait for it.
 """
 
 import dagster as dg
