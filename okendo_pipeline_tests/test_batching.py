@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import random
 import threading
 import time
 
@@ -15,6 +16,7 @@ from okendo_pipeline.lib.destinations import (
     batches,
     encode,
     send_all,
+    split_joined,
 )
 from okendo_pipeline.lib.http import AuthError
 
@@ -57,6 +59,33 @@ def test_same_identity_never_twice_in_a_batch():
 def test_row_too_big_alone_names_the_row():
     with pytest.raises(ValueError, match="'k1' encodes to"):
         list(batches(items([1, 500]), max_count=10, max_bytes=100, overhead=10))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_objects_joined_in_sql_split_only_past_the_byte_limit(seed):
+    rng = random.Random(seed)
+    objects = [encode({"k": n, "v": "é" * rng.randint(0, 300)}) for n in range(75)]
+    keys = [f"k{n}" for n in range(75)]
+    joined = b",".join(objects)
+    sizes = [len(o) for o in objects]
+    args = (keys, keys, sizes, joined)
+    (whole,) = split_joined(*args, max_bytes=len(joined) + 2, overhead=2)
+    assert whole.joined == joined and [i.key for i in whole.items] == keys
+    parts = list(split_joined(*args, max_bytes=2_000, overhead=20))
+    assert len(parts) > 1
+    for part in parts:
+        body = part.body(b'{"attributes":[', b"]}")
+        assert len(body) <= 2_000 - 20 + len(b'{"attributes":[]}')
+        assert [o["k"] for o in json.loads(body)["attributes"]] == [
+            int(i.key[1:]) for i in part.items
+        ]
+    assert [i.key for p in parts for i in p.items] == keys
+
+
+def test_an_object_over_the_limit_alone_names_its_row():
+    objects = [b'{"k":0}', b'{"k":"' + b"x" * 100 + b'"}']
+    with pytest.raises(ValueError, match="'k1' encodes to 108 bytes"):
+        list(split_joined(["k0", "k1"], ["k0", "k1"], [7, 108], b",".join(objects), 100, 2))
 
 
 def test_encode_keeps_utf8():

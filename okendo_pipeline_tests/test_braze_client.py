@@ -1,5 +1,7 @@
 """The Braze client against the loopback fake: object caps, errors by index, limits, duplicates."""
 
+import math
+from collections import Counter
 from datetime import datetime
 
 import pytest
@@ -21,7 +23,7 @@ def settings(url: str, **kw) -> BrazeSettings:
 
 def profile(n: int, **fields) -> Item:
     changed = {"okendo_given_name": f"Name {n}", "okendo_number_of_reviews": n, **fields}
-    return Item(f"c{n}", f"c{n}", payloads.attributes("external_id", f"c{n}", changed))
+    return Item(f"c{n}", f"c{n}", {"external_id": f"c{n}", **changed})
 
 
 def event(n: int, user: str = "c1", **props) -> Item:
@@ -135,19 +137,38 @@ def test_faults_lose_nothing_with_concurrency(braze_fake):
     assert any(r.fault for r in app.requests)
 
 
-def test_hitting_the_fixed_window_honours_the_reset_header():
+def test_the_window_count_in_each_answer_paces_without_a_429():
     app = FakeBraze(rate_limit=(30, 1.0))
     rows = [profile(n) for n in range(45 * 75)]
+    with (
+        FakeServer(app) as server,
+        BrazeClient(KEY, settings(server.url, rate_fraction=0.9)) as client,
+    ):
+        got = outcomes(client.track_attributes(rows))
+    assert [r.status for r in app.requests] == [201] * 45
+    # At most 90 % of each one-second window (27 of 30): the rest is the workspace's others'.
+    per_window = Counter(math.floor(r.at) for r in app.requests)
+    assert max(per_window.values()) <= 27 and len(per_window) >= 2
+    assert {s for s, _ in got.values()} == {"accepted"} and len(app.profiles) == 45 * 75
+
+
+def test_a_429_holds_every_thread_until_the_reset_header():
+    app = FakeBraze(rate_limit=(30, 1.0))
+    app.inject(Fault("rate_limit", times=2))  # another sender spent the window
+    rows = [profile(n) for n in range(20 * 75)]
     with (
         FakeServer(app) as server,
         BrazeClient(KEY, settings(server.url, rate_fraction=None)) as client,
     ):
         got = outcomes(client.track_attributes(rows))
     statuses = [r.status for r in app.requests]
-    assert 429 in statuses
-    # After a 429 every thread waits for the reset: few wasted requests, nothing lost.
-    assert statuses.count(429) <= 8
-    assert {s for s, _ in got.values()} == {"accepted"} and len(app.profiles) == 45 * 75
+    assert statuses.count(429) == 2 and statuses.count(201) == 20
+    first_429 = next(r.at for r in app.requests if r.status == 429)
+    reset = math.floor(first_429) + 1
+    # Only the requests other threads had on their way still land before the reset.
+    early = [r for r in app.requests if r.status == 201 and first_429 < r.at < reset]
+    assert len(early) <= 3
+    assert {s for s, _ in got.values()} == {"accepted"} and len(app.profiles) == 20 * 75
 
 
 def test_bad_key_fails_fast_with_four_threads(braze_fake):

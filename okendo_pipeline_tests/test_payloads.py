@@ -1,9 +1,11 @@
 """Payload builders: mart values to each destination's exact names and formats (specification,
 "Profiles" and "Destinations")."""
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 
+import duckdb
 import pytest
 
 from okendo_pipeline.defs.braze import payloads as braze
@@ -110,26 +112,79 @@ def test_braze_identity_needs_something():
         braze.identity("email", None, "42")
 
 
+def render_braze(rows: list[dict]) -> list[dict]:
+    """Braze attribute objects as the sync renders them, in DuckDB, from plan rows (columns of
+    ``sync.outbox_profiles``, typed as the marts type them)."""
+    types = {"string": "varchar", "integer": "hugeint", "number": "double", "date": "date"}
+    columns = {
+        "operation": "varchar", "changed_fields": "varchar[]", "identity_kind": "varchar",
+        "identity": "varchar",
+        **{f.column: types[f.kind] for f in PROFILE_FIELDS},
+        "okendo_total_successful_referral_revenue": "decimal(38,2)",
+        "profile_attributes": "json", "old_attributes": "json",
+    }  # fmt: skip
+    conn = duckdb.connect()
+    conn.execute(f"create table plan ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+    for row in rows:
+        names = list(row)
+        conn.execute(
+            f"insert into plan ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
+            [json.dumps(v) if n.endswith("attributes") and v else v for n, v in row.items()],
+        )
+    rendered = conn.execute(f"select {braze.attributes_sql()} from plan").fetchall()
+    return [json.loads(o) for (o,) in rendered]
+
+
 def test_braze_attributes_iso_dates_null_removes_and_strings_clipped():
-    obj = braze.attributes(
-        "external_id",
-        "42",
-        {
-            "okendo_loyalty_next_birthday_date": date(2025, 2, 28),
-            "okendo_average_review_rating": 4.33,
-            "okendo_total_successful_referral_revenue": Decimal("0.00"),
-            "okendo_latest_nps": None,
-            "okendo_profile_skin_type": "x" * 300,
-        },
-    )
+    changed = [
+        "okendo_loyalty_next_birthday_date", "okendo_average_review_rating",
+        "okendo_total_successful_referral_revenue", "okendo_latest_nps", "okendo_given_name",
+        "okendo_loyalty_points_balance", "profile_attributes",
+    ]  # fmt: skip
+    (obj,) = render_braze([{
+        "operation": "create", "changed_fields": changed, "identity_kind": "external_id",
+        "identity": "42", "okendo_loyalty_next_birthday_date": date(2025, 2, 28),
+        "okendo_average_review_rating": 4.33,
+        "okendo_total_successful_referral_revenue": Decimal("0.00"), "okendo_latest_nps": None,
+        "okendo_given_name": "é" * 300, "okendo_loyalty_points_balance": 120,
+        "okendo_family_name": "not changed, not sent",
+        "profile_attributes": {"okendo_profile_skin_type": "x" * 300,
+                               "okendo_profile_concerns": ["y" * 300, "Dry", 3]},
+    }])  # fmt: skip
     assert obj == {
         "external_id": "42",
         "okendo_loyalty_next_birthday_date": "2025-02-28T00:00:00Z",
         "okendo_average_review_rating": 4.33,
         "okendo_total_successful_referral_revenue": 0.0,
         "okendo_latest_nps": None,
+        "okendo_given_name": "é" * 255,
+        "okendo_loyalty_points_balance": 120,
         "okendo_profile_skin_type": "x" * 255,
+        "okendo_profile_concerns": ["y" * 255, "Dry", 3],
     }
+
+
+def test_braze_answers_send_what_changed_and_null_what_went():
+    old = {"okendo_profile_skin_type": "Dry", "okendo_profile_hair": "Red", "okendo_profile_x": 1}
+    new = {"okendo_profile_skin_type": "Oily", "okendo_profile_hair": "Red", "okendo_profile_y": 2}
+    update, create, clear = render_braze([
+        {"operation": "update", "changed_fields": ["profile_attributes"], "identity_kind": "email",
+         "identity": "ann@example.com", "profile_attributes": new, "old_attributes": old},
+        # a new identity is a create: every answer goes, whatever was acknowledged before
+        {"operation": "create", "changed_fields": ["profile_attributes"], "identity_kind":
+         "external_id", "identity": "7", "profile_attributes": new, "old_attributes": old},
+        {"operation": "clear", "changed_fields": ["okendo_given_name", "profile_attributes"],
+         "identity_kind": "email", "identity": "bob@example.com", "old_attributes": old},
+    ])  # fmt: skip
+    assert update == {
+        "email": "ann@example.com", "okendo_profile_skin_type": "Oily", "okendo_profile_y": 2,
+        "okendo_profile_x": None,
+    }  # fmt: skip
+    assert create == {"external_id": "7", **new}
+    assert clear == {
+        "email": "bob@example.com", "okendo_given_name": None,
+        **dict.fromkeys(old),
+    }  # fmt: skip
 
 
 def test_braze_event():

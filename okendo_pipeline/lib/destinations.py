@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import accumulate
 from typing import Any, Literal
 
 from okendo_pipeline.lib.http import AuthError, DestinationError, RetryPolicy, Timeouts
@@ -91,11 +92,28 @@ class ItemOutcome:
 
 @dataclass
 class Batch:
-    """Items and their encoded JSON, ready to be joined into one request body."""
+    """Items and their encoded JSON, ready to be joined into one request body; or, for rows
+    rendered in SQL, ``joined``: their objects already joined by commas (the items then carry
+    only their keys and identities)."""
 
     items: list[Item] = field(default_factory=list)
     encoded: list[bytes] = field(default_factory=list)
     size: int = 0
+    joined: bytes | None = None
+
+    def body(self, opening: bytes, closing: bytes) -> bytes:
+        """The request body: the objects between ``opening`` and ``closing``."""
+        joined = self.joined if self.joined is not None else b",".join(self.encoded)
+        return opening + joined + closing
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """What one request may carry: objects, bytes, and the bytes of the envelope around them."""
+
+    max_count: int
+    max_bytes: int
+    overhead: int
 
 
 @dataclass
@@ -181,6 +199,39 @@ def batches(
             seen.add(item.identity)
     if batch.items:
         yield batch
+
+
+def split_joined(
+    keys: list[str],
+    identities: list[str],
+    sizes: list[int],
+    joined: bytes,
+    max_bytes: int,
+    overhead: int,
+) -> Iterator[Batch]:
+    """Objects rendered and joined by commas in SQL (``sizes``: each one's bytes), as batches
+    within ``max_bytes``: one batch when they fit, which they do unless objects are unusually
+    large. An object that alone exceeds ``max_bytes`` is an error naming its key."""
+    if overhead + len(joined) <= max_bytes:
+        yield Batch([Item(k, i, {}) for k, i in zip(keys, identities, strict=True)], joined=joined)
+        return
+    starts = list(accumulate((size + 1 for size in sizes), initial=0))  # each object's offset
+
+    def part(lo: int, hi: int) -> Batch:
+        items = [Item(k, i, {}) for k, i in zip(keys[lo:hi], identities[lo:hi], strict=True)]
+        return Batch(items, joined=joined[starts[lo] : starts[hi] - 1])
+
+    first = 0
+    for n, size in enumerate(sizes):
+        if overhead + size > max_bytes:
+            raise ValueError(
+                f"row {keys[n]!r} encodes to {size:,} bytes, over the {max_bytes:,}-byte "
+                "request limit on its own"
+            )
+        if n > first and overhead + starts[n] + size - starts[first] > max_bytes:
+            yield part(first, n)
+            first = n
+    yield part(first, len(sizes))
 
 
 def failed_batch(batch: Batch, error: DestinationError | str, requests: int = 0) -> BatchResult:

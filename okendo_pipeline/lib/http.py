@@ -7,6 +7,8 @@ What it guarantees, so the clients above it stay small:
   jitter, honouring the vendor's own signal (``Retry-After``, Braze's ``X-RateLimit-Reset``);
 * no retry on any other 4xx: those become typed errors at once (an auth failure never storms);
 * a token-bucket pacer per endpoint, set below the documented limit, shared by every thread;
+  or, where the vendor counts its window in every answer (Braze), a pacer that spends that
+  count;
 * a count of *ambiguous* retries: a request re-sent after a failure where the server may already
   have applied it (read timeout, dropped connection, 5xx). Braze has no event idempotency, so
   the sync engine reports these as possible duplicates;
@@ -21,12 +23,14 @@ import logging
 import random
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
+import urllib3
+from urllib3.exceptions import ConnectTimeoutError, HTTPError
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +193,72 @@ class TokenBucket:
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
 
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """What the vendor said of its limit in an answer: a plain bucket needs nothing."""
+
+
+class WindowPacer(TokenBucket):
+    """Paces by the vendor's own count of a fixed window, as Braze sends it on every answer
+    (``X-RateLimit-Limit``, ``-Remaining``, ``-Reset`` in epoch seconds): requests go at once
+    while the window has room, and every caller waits for the reset once ``share`` of it is
+    spent, less the ``in_flight`` requests not counted yet. A share below 1 leaves the rest of
+    each window to the workspace's other senders, whose requests the count includes. Before the
+    first answer, and when the headers are missing, nothing holds a request but a 429's pause.
+    """
+
+    def __init__(
+        self,
+        share: float | None,
+        in_flight: int,
+        *,
+        wall: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(None, clock=clock, sleep=sleep)
+        self.share = 1.0 if share is None else share
+        self.in_flight = in_flight
+        self._wall = wall
+        self._reset: float | None = None  # the known window's end, epoch seconds
+        self._left = 0.0  # what this pipeline may still send in it
+
+    def reserve(self) -> float:
+        wait = super().reserve()
+        with self._lock:
+            now = self._wall()
+            if self._reset is None or now >= self._reset:
+                self._reset = None  # a new window: the next answer tells its count
+                return wait
+            if self._left < 1:
+                return max(wait, self._reset - now)
+            self._left -= 1
+            return wait
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        window = _window(headers)
+        if window is None:
+            return
+        limit, remaining, reset = window
+        left = remaining - limit * (1 - self.share) - self.in_flight
+        with self._lock:
+            if self._reset is None or reset > self._reset:
+                self._reset, self._left = reset, left
+            elif reset == self._reset:
+                self._left = min(self._left, left)
+
+
+def _window(headers: Mapping[str, str]) -> tuple[float, float, float] | None:
+    """(limit, remaining, reset epoch seconds) from ``X-RateLimit-*``, or None."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        return (
+            float(lowered["x-ratelimit-limit"]),
+            float(lowered["x-ratelimit-remaining"]),
+            float(lowered["x-ratelimit-reset"]),
+        )
+    except (KeyError, ValueError):
+        return None
+
 
 # ---------------------------------------------------------------------------------------------
 # The client
@@ -213,14 +283,21 @@ class Timeouts:
     read: float = 30.0
 
 
-def _ambiguous(exc: requests.RequestException) -> bool:
-    """True when the request may have reached the server (and been applied) before failing."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return False
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        text = repr(exc)
-        return not ("NewConnectionError" in text or "Connection refused" in text)
-    return True
+def _ambiguous(exc: HTTPError) -> bool:
+    """True when the request may have reached the server (and been applied) before failing:
+    anything but a failure to connect (a connect timeout, a refused connection)."""
+    return not isinstance(exc, ConnectTimeoutError)  # NewConnectionError is one
+
+
+def _pool(base_url: str, size: int) -> urllib3.PoolManager:
+    """Connections to one host, kept alive, at most ``size`` (one per sending thread); through
+    the proxy the environment names for it (``HTTPS_PROXY``, ``NO_PROXY``), read once."""
+    url = urlsplit(base_url)
+    bypass = urllib.request.proxy_bypass(url.hostname or "")
+    proxy = None if bypass else urllib.request.getproxies().get(url.scheme)
+    if proxy:
+        return urllib3.ProxyManager(proxy, num_pools=1, maxsize=size)
+    return urllib3.PoolManager(num_pools=1, maxsize=size)
 
 
 def _short_message(body: bytes) -> str:
@@ -238,7 +315,10 @@ def _short_message(body: bytes) -> str:
 
 @dataclass
 class HttpClient:
-    """A requests session bound to one destination host, with the guarantees above.
+    """A pool of keep-alive connections to one destination host, with the guarantees above.
+    urllib3 rather than requests: requests' per-call work (merging settings, cookies, a netrc
+    lookup on disk) cost 0.75 ms of CPU a request, more than Braze's 1,000 requests a second
+    leave; urllib3, on which requests is built, costs 0.27 ms.
 
     ``secret_headers`` are sent on every request and redacted from every message; they are kept
     out of ``repr`` so a traceback or log line cannot print them.
@@ -256,15 +336,13 @@ class HttpClient:
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers.update({"Content-Type": "application/json", **self.secret_headers})
+        self._pool = _pool(self.base_url, self.pool_size)
+        self._headers = {"Content-Type": "application/json", **self.secret_headers}
+        self._timeout = urllib3.Timeout(connect=self.timeouts.connect, read=self.timeouts.read)
         self._secrets = [v for v in self.secret_headers.values() if v]
 
     def close(self) -> None:
-        self._session.close()
+        self._pool.clear()
 
     def __enter__(self) -> "HttpClient":
         return self
@@ -302,10 +380,16 @@ class HttpClient:
             if pacer is not None:
                 pacer.acquire()
             try:
-                resp = self._session.request(
-                    method, url, data=body, timeout=(self.timeouts.connect, self.timeouts.read)
+                resp = self._pool.request(
+                    method,
+                    url,
+                    body=body,
+                    headers=self._headers,
+                    timeout=self._timeout,
+                    retries=False,
+                    redirect=False,
                 )
-            except requests.RequestException as exc:
+            except HTTPError as exc:
                 reason = self.redact(f"{type(exc).__name__}")
                 if not self.retry.should_retry(None, attempt, rate_limited):
                     raise TransportError(
@@ -320,18 +404,20 @@ class HttpClient:
                 self.sleep(wait)
                 continue
 
-            status = resp.status_code
+            status = resp.status
+            if pacer is not None:
+                pacer.observe(resp.headers)
             if 200 <= status < 300:
                 return HttpResponse(
                     status=status,
                     headers=resp.headers,
-                    body=resp.content,
+                    body=resp.data,
                     attempts=attempt,
                     ambiguous_retries=ambiguous,
                     elapsed=time.perf_counter() - started,
                 )
             message = self.redact(
-                f"{self.destination} {method} {path}: HTTP {status} {_short_message(resp.content)}"
+                f"{self.destination} {method} {path}: HTTP {status} {_short_message(resp.data)}"
             )
             if status == 429:
                 rate_limited += 1

@@ -19,13 +19,13 @@ from okendo_pipeline.defs.braze.limits import (
     MAX_BODY_BYTES,
     MAX_DELETE_IDENTIFIERS,
     MAX_OBJECTS,
-    RATE_LIMIT_PER_SECOND,
     TRACK_PATH,
     USER_ENDPOINTS_PER_SECOND,
 )
 from okendo_pipeline.defs.braze.models import ExternalIdSetting, TrackResponse
 from okendo_pipeline.lib.destinations import (
     Batch,
+    BatchLimits,
     BatchResult,
     IdentityMerge,
     Item,
@@ -42,11 +42,17 @@ from okendo_pipeline.lib.http import (
     DestinationError,
     HttpClient,
     TokenBucket,
+    WindowPacer,
 )
 
 log = logging.getLogger(__name__)
 
 Array = Literal["attributes", "events"]
+_CLOSE = b"]}"
+
+
+def _opening(array: Array) -> bytes:
+    return f'{{"{array}":['.encode()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,9 +115,10 @@ class BrazeClient:
             auth_statuses=frozenset({401, 403, 404}),
             pool_size=max(s.concurrency, 1),
         )
-        self.pacer = TokenBucket(
-            RATE_LIMIT_PER_SECOND * s.rate_fraction if s.rate_fraction else None
-        )
+        # /users/track counts its 3-second window in every answer: spend that count, at most
+        # rate_fraction of each window (Braze's limit is per workspace, shared with its other
+        # senders), instead of a steady rate below the limit.
+        self.pacer = WindowPacer(s.rate_fraction, in_flight=max(s.concurrency, 1))
         self.user_pacer = TokenBucket(
             USER_ENDPOINTS_PER_SECOND * s.rate_fraction if s.rate_fraction else None
         )
@@ -122,17 +129,25 @@ class BrazeClient:
     def __exit__(self, *exc: object) -> None:
         self.http.close()
 
-    def batches(self, array: Array, items: Iterable[Item]) -> Iterator[Batch]:
-        opening = f'{{"{array}":['.encode()
-        return batches(
-            items,
+    def limits(self, array: Array) -> BatchLimits:
+        """What one ``/users/track`` request of ``array`` objects may carry."""
+        return BatchLimits(
             max_count=self.settings.max_objects,
             max_bytes=self.settings.max_body_bytes,
-            overhead=len(opening) + 2,
+            overhead=len(_opening(array)) + len(_CLOSE),
+        )
+
+    def batches(self, array: Array, items: Iterable[Item]) -> Iterator[Batch]:
+        limits = self.limits(array)
+        return batches(
+            items,
+            max_count=limits.max_count,
+            max_bytes=limits.max_bytes,
+            overhead=limits.overhead,
         )
 
     def send_batch(self, array: Array, batch: Batch) -> BatchResult:
-        body = f'{{"{array}":['.encode() + b",".join(batch.encoded) + b"]}"
+        body = batch.body(_opening(array), _CLOSE)
         try:
             resp = self.http.post(TRACK_PATH, body, pacer=self.pacer)
         except AuthError:

@@ -16,7 +16,7 @@ def codec(external_id: str) -> Codec:
         kind_sql,
         identity_sql,
         with_attributes=True,
-        profile_payload=payloads.attributes,
+        profile_sql=payloads.attributes_sql(),
         # Braze keeps every event it receives: there is no id to send.
         event_payload=lambda kind, identity, _id, name, occurred_at, props: payloads.event(
             kind, identity, event_name=name, occurred_at=occurred_at, properties=props

@@ -5,8 +5,10 @@ never asks more than the fake allows.
 """
 
 TRACK_PATH = "/users/track"
-# 3,000 requests per 3 seconds per workspace since 2024-10-28.
-RATE_LIMIT_PER_SECOND = 1000.0
+# 3,000 requests per 3 seconds per workspace since 2024-10-28, counted in fixed windows; every
+# answer says what is left (X-RateLimit-Remaining) and when the window ends (X-RateLimit-Reset),
+# and the client spends that count (lib/http.WindowPacer) rather than a figure of its own.
+RATE_LIMIT = (3000, 3.0)
 # "Up to 75 total objects combined across attributes, events and purchases": valid under every
 # account policy (legacy accounts allow 75 per array, MAU contracts 50 combined: a setting).
 MAX_OBJECTS = 75

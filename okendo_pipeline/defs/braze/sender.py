@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from okendo_pipeline.defs.braze.client import BrazeClient
-from okendo_pipeline.lib.destinations import Batch, BatchResult, IdentityMerge, Item
+from okendo_pipeline.lib.destinations import Batch, BatchLimits, BatchResult, IdentityMerge, Item
 
 
 @dataclass
@@ -15,6 +15,10 @@ class BrazeSender:
     @property
     def profile_concurrency(self) -> int:
         return self.client.settings.concurrency
+
+    @property
+    def profile_limits(self) -> BatchLimits:
+        return self.client.limits("attributes")
 
     def profile_batches(self, items: Iterator[Item]) -> Iterator[Batch]:
         return self.client.batches("attributes", items)

@@ -25,6 +25,7 @@ from okendo_pipeline.defs.iterable.models import FAILURE_CLASSES, BulkResponse
 from okendo_pipeline.defs.iterable.payloads import Identifier
 from okendo_pipeline.lib.destinations import (
     Batch,
+    BatchLimits,
     BatchResult,
     IdentityMerge,
     Item,
@@ -129,12 +130,22 @@ class IterableClient:
 
     # -- batching ------------------------------------------------------------------------------
 
-    def user_batches(self, items: Iterable[Item]) -> Iterator[Batch]:
-        return batches(
-            items,
+    @property
+    def user_limits(self) -> BatchLimits:
+        """What one ``users/bulkUpdate`` request may carry."""
+        return BatchLimits(
             max_count=self.settings.batch_size,
             max_bytes=self.settings.max_body_bytes,
             overhead=len(_USERS_OPEN) + len(_CLOSE),
+        )
+
+    def user_batches(self, items: Iterable[Item]) -> Iterator[Batch]:
+        limits = self.user_limits
+        return batches(
+            items,
+            max_count=limits.max_count,
+            max_bytes=limits.max_bytes,
+            overhead=limits.overhead,
             unique_identity=True,
         )
 
@@ -149,7 +160,7 @@ class IterableClient:
     # -- sending -------------------------------------------------------------------------------
 
     def _send(self, path: str, opening: bytes, batch: Batch) -> BatchResult:
-        body = opening + b",".join(batch.encoded) + _CLOSE
+        body = batch.body(opening, _CLOSE)
         try:
             resp = self.http.post(path, body, pacer=self.pacers[path])
         except AuthError:

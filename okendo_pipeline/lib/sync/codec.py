@@ -1,8 +1,12 @@
-"""How a destination names a customer and shapes a row: identity in SQL, payloads in Python.
+"""How a destination names a customer and shapes a row: identity in SQL, payloads in Python
+or, where throughput needs it, in SQL.
 
 The identity is computed in SQL (for the whole snapshot at once) so it is part of what is
-compared: a customer whose identity changes (a Shopify id appears) is sent in full again. Each
-destination builds its ``Codec`` in its own folder; the engine only calls it.
+compared: a customer whose identity changes (a Shopify id appears) is sent in full again. A
+destination whose profiles go out faster than Python can build them (Braze: 1,000 requests of
+75 profiles a second) renders them in DuckDB instead (``profile_sql``): the engine then reads
+ready request bodies and Python only posts bytes. Each destination builds its ``Codec`` in its
+own folder; the engine only calls it.
 """
 
 import json
@@ -34,16 +38,21 @@ def shopify_id_else_email(kind_with_id: str) -> tuple[str, str]:
 @dataclass(frozen=True)
 class Codec:
     """One destination's identity rule and payload builders. ``with_attributes``: the
-    destination takes profile-question answers (``okendo_profile_*``)."""
+    destination takes profile-question answers (``okendo_profile_*``). A profile is built by
+    exactly one of ``profile_payload`` (Python, from the changed values) and ``profile_sql``
+    (a SQL expression over a ``sync.outbox_profiles`` row giving the object as JSON text)."""
 
     name: str
     identity_kind_sql: str
     identity_sql: str
     with_attributes: bool
-    profile_payload: ProfilePayload
     event_payload: EventPayload
+    profile_payload: ProfilePayload | None = None
+    profile_sql: str | None = None
 
     def profile_item(self, key: str, kind: str, identity: str, changed: dict[str, Any]) -> Item:
+        if self.profile_payload is None:
+            raise TypeError(f"{self.name} renders its profiles in SQL (profile_sql)")
         return Item(key, identity, self.profile_payload(kind, identity, changed))
 
     def event_item(

@@ -32,7 +32,7 @@ from okendo_pipeline.lib.sync import schema
 from okendo_pipeline.lib.sync.codec import Codec
 from okendo_pipeline.lib.sync.dry_run import store_samples
 from okendo_pipeline.lib.sync.journal import Journal, fold, recover
-from okendo_pipeline.lib.sync.outbox import event_items, profile_items
+from okendo_pipeline.lib.sync.outbox import event_items, profile_bodies, profile_items
 from okendo_pipeline.lib.sync.plan import plan
 from okendo_pipeline.lib.sync.report import RowKind, SyncReport
 from okendo_pipeline.lib.sync.sender import Sender
@@ -119,10 +119,13 @@ def _send_plan(
     try:
         if not _merge_identities(conn, sender, report):
             return
-        profiles = profile_items(conn, codec, report.run_id, operations)
+        if codec.profile_sql is not None:
+            profiles = profile_bodies(conn, codec, report.run_id, operations, sender.profile_limits)
+        else:
+            profiles = sender.profile_batches(profile_items(conn, codec, report.run_id, operations))
         _send(
             "profile",
-            sender.profile_batches(profiles),
+            profiles,
             sender.send_profile_batch,
             sender.profile_concurrency,
             journal,
