@@ -70,16 +70,17 @@ def test_objects_joined_in_sql_split_only_past_the_byte_limit(seed):
     sizes = [len(o) for o in objects]
     args = (keys, keys, sizes, joined)
     (whole,) = split_joined(*args, max_bytes=len(joined) + 2, overhead=2)
-    assert whole.joined == joined and [i.key for i in whole.items] == keys
+    assert whole.joined == joined and whole.row_keys() == keys
     parts = list(split_joined(*args, max_bytes=2_000, overhead=20))
     assert len(parts) > 1
     for part in parts:
         body = part.body(b'{"attributes":[', b"]}")
         assert len(body) <= 2_000 - 20 + len(b'{"attributes":[]}')
         assert [o["k"] for o in json.loads(body)["attributes"]] == [
-            int(i.key[1:]) for i in part.items
+            int(k[1:]) for k in part.row_keys()
         ]
-    assert [i.key for p in parts for i in p.items] == keys
+        assert part.operations == part.row_keys()  # carried along, aligned
+    assert [k for p in parts for k in p.row_keys()] == keys
 
 
 def test_an_object_over_the_limit_alone_names_its_row():

@@ -158,7 +158,7 @@ def test_a_429_holds_every_thread_until_the_reset_header():
     rows = [profile(n) for n in range(20 * 75)]
     with (
         FakeServer(app) as server,
-        BrazeClient(KEY, settings(server.url, rate_fraction=None)) as client,
+        BrazeClient(KEY, settings(server.url, rate_fraction=None, concurrency=4)) as client,
     ):
         got = outcomes(client.track_attributes(rows))
     statuses = [r.status for r in app.requests]

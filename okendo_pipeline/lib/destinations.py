@@ -93,13 +93,19 @@ class ItemOutcome:
 @dataclass
 class Batch:
     """Items and their encoded JSON, ready to be joined into one request body; or, for rows
-    rendered in SQL, ``joined``: their objects already joined by commas (the items then carry
-    only their keys and identities)."""
+    rendered in SQL, ``joined``: their objects already joined by commas, with only their
+    ``keys`` and ``operations`` (no item per row: a million profiles cost Python no objects)."""
 
     items: list[Item] = field(default_factory=list)
     encoded: list[bytes] = field(default_factory=list)
     size: int = 0
     joined: bytes | None = None
+    keys: list[str] | None = None
+    operations: list[str] | None = None
+
+    def row_keys(self) -> list[str]:
+        """Our key of every row, in the order the request carries them."""
+        return self.keys if self.keys is not None else [i.key for i in self.items]
 
     def body(self, opening: bytes, closing: bytes) -> bytes:
         """The request body: the objects between ``opening`` and ``closing``."""
@@ -203,7 +209,7 @@ def batches(
 
 def split_joined(
     keys: list[str],
-    identities: list[str],
+    operations: list[str],
     sizes: list[int],
     joined: bytes,
     max_bytes: int,
@@ -213,13 +219,13 @@ def split_joined(
     within ``max_bytes``: one batch when they fit, which they do unless objects are unusually
     large. An object that alone exceeds ``max_bytes`` is an error naming its key."""
     if overhead + len(joined) <= max_bytes:
-        yield Batch([Item(k, i, {}) for k, i in zip(keys, identities, strict=True)], joined=joined)
+        yield Batch(joined=joined, keys=keys, operations=operations)
         return
     starts = list(accumulate((size + 1 for size in sizes), initial=0))  # each object's offset
 
     def part(lo: int, hi: int) -> Batch:
-        items = [Item(k, i, {}) for k, i in zip(keys[lo:hi], identities[lo:hi], strict=True)]
-        return Batch(items, joined=joined[starts[lo] : starts[hi] - 1])
+        body = joined[starts[lo] : starts[hi] - 1]
+        return Batch(joined=body, keys=keys[lo:hi], operations=operations[lo:hi])
 
     first = 0
     for n, size in enumerate(sizes):
@@ -238,7 +244,7 @@ def failed_batch(batch: Batch, error: DestinationError | str, requests: int = 0)
     """Every row of a batch that did not get through: send again later, with the reason."""
     reason = str(error)
     return BatchResult(
-        outcomes=[ItemOutcome(i.key, "retry", reason) for i in batch.items],
+        outcomes=[ItemOutcome(key, "retry", reason) for key in batch.row_keys()],
         requests=requests,
         error=reason,
     )

@@ -64,7 +64,7 @@ class BrazeSettings(SendSettings):
     external_id: ExternalIdSetting = "email"
     max_objects: int = MAX_OBJECTS
     max_body_bytes: int = MAX_BODY_BYTES
-    concurrency: int = 4
+    concurrency: int = 8
 
 
 def normalise_endpoint(endpoint: str) -> str:
@@ -74,7 +74,7 @@ def normalise_endpoint(endpoint: str) -> str:
 
 
 def outcomes_from_track(
-    items: list[Item], array: Array, status: int, response: TrackResponse
+    keys: list[str], array: Array, status: int, response: TrackResponse
 ) -> list[ItemOutcome]:
     """One outcome per item: objects named in ``errors[]`` (this array, by index) are rejected
     with Braze's reason (the same object would fail again); the rest were accepted. A 201 whose
@@ -82,18 +82,18 @@ def outcomes_from_track(
     """
     if status != 202 and response.message != "success":
         reason = f"braze {TRACK_PATH}: {response.message or 'no message'}"
-        return [ItemOutcome(i.key, "retry", reason) for i in items]
+        return [ItemOutcome(key, "retry", reason) for key in keys]
     rejected: dict[int, str] = {}
     for err in response.errors:
-        if err.input_array == array and err.index is not None and 0 <= err.index < len(items):
+        if err.input_array == array and err.index is not None and 0 <= err.index < len(keys):
             rejected.setdefault(err.index, err.type)
         else:
             log.warning("braze error not tied to a row of this batch: %s", err.model_dump())
+    if not rejected:
+        return [ItemOutcome(key, "accepted") for key in keys]
     return [
-        ItemOutcome(item.key, "rejected", rejected[n])
-        if n in rejected
-        else ItemOutcome(item.key, "accepted")
-        for n, item in enumerate(items)
+        ItemOutcome(key, "rejected", rejected[n]) if n in rejected else ItemOutcome(key, "accepted")
+        for n, key in enumerate(keys)
     ]
 
 
@@ -158,7 +158,7 @@ class BrazeClient:
             parsed = TrackResponse.model_validate(resp.json() or {})
         except (ValidationError, ValueError) as exc:
             return failed_batch(batch, f"braze {TRACK_PATH}: unreadable body ({exc})", 1)
-        outcomes = outcomes_from_track(batch.items, array, resp.status, parsed)
+        outcomes = outcomes_from_track(batch.row_keys(), array, resp.status, parsed)
         duplicates = 0
         if array == "events" and resp.ambiguous_retries:
             # An earlier attempt may have been applied: Braze keeps every copy it receives.

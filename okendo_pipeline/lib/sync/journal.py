@@ -13,6 +13,7 @@ import time
 import duckdb
 import pandas as pd
 
+from okendo_pipeline.lib.destinations import ItemOutcome
 from okendo_pipeline.lib.sync import schema
 from okendo_pipeline.lib.sync.plan import COLUMNS
 
@@ -33,6 +34,13 @@ class Journal:
 
     def add(self, kind: str, key: str, operation: str, status: str, message: str | None) -> None:
         self.rows.append((kind, key, operation, status, message))
+
+    def add_outcomes(self, kind: str, outcomes: list[ItemOutcome], operations: list[str]) -> None:
+        """A batch's outcomes, ``operations`` one per outcome, in order."""
+        self.rows.extend(
+            (kind, o.key, op, o.status, o.reason)
+            for o, op in zip(outcomes, operations, strict=True)
+        )
 
     def due(self) -> bool:
         return len(self.rows) >= FLUSH_ROWS or time.monotonic() - self.last_flush > FLUSH_SECONDS

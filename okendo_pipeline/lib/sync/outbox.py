@@ -74,11 +74,7 @@ def _rendered_profile_items(
 
 
 def profile_bodies(
-    conn: duckdb.DuckDBPyConnection,
-    codec: Codec,
-    run_id: str,
-    operations: dict[str, str],
-    limits: BatchLimits,
+    conn: duckdb.DuckDBPyConnection, codec: Codec, run_id: str, limits: BatchLimits
 ) -> Iterator[Batch]:
     """The planned profiles of a codec with ``profile_sql`` as batches whose objects DuckDB
     rendered and joined, ``limits.max_count`` to a batch (split further only past
@@ -91,10 +87,10 @@ def profile_bodies(
         f"""
         create or replace temp table sync_profile_bodies as
         select (seq - 1) // {limits.max_count} as batch, list(row_key order by seq) as keys,
-            list(identity order by seq) as identities, list(operation order by seq) as ops,
+            list(operation order by seq) as ops,
             list(strlen(body) order by seq) as sizes, string_agg(body, ',' order by seq) as body
         from (
-            select row_number() over (order by seq) as seq, row_key, identity, operation,
+            select row_number() over (order by seq) as seq, row_key, operation,
                 {codec.profile_sql} as body
             from sync.outbox_profiles where run_id = ? and destination = ?
         )
@@ -106,14 +102,13 @@ def profile_bodies(
         (top,) = conn.execute("select count(*) from sync_profile_bodies").fetchone()
         for lo in range(0, top, BODY_CHUNK):
             rows = conn.execute(
-                "select keys, identities, ops, sizes, body from sync_profile_bodies "
+                "select keys, ops, sizes, body from sync_profile_bodies "
                 "where batch >= ? and batch < ? order by batch",
                 [lo, lo + BODY_CHUNK],
             ).fetchall()
-            for keys, identities, ops, sizes, joined in rows:
-                operations.update(zip(keys, ops, strict=True))
+            for keys, ops, sizes, joined in rows:
                 yield from split_joined(
-                    keys, identities, sizes, joined.encode(), limits.max_bytes, limits.overhead
+                    keys, ops, sizes, joined.encode(), limits.max_bytes, limits.overhead
                 )
     finally:
         conn.execute("drop table if exists sync_profile_bodies")

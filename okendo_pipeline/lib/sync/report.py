@@ -4,7 +4,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from okendo_pipeline.lib.destinations import Status
+from okendo_pipeline.lib.destinations import ItemOutcome, Status
 from okendo_pipeline.lib.sync.plan import PlanCounts
 from okendo_pipeline.lib.sync.settings import SyncSettings
 
@@ -35,11 +35,15 @@ class SyncReport:
     def dry_run(self) -> bool:
         return self.settings.dry_run
 
-    def count(self, kind: RowKind, status: Status, reason: str | None) -> None:
-        """Count one row's outcome (and, for a rejection, its reason)."""
-        self.outcomes[(kind, COUNTED_AS[status])] += 1
-        if status == "rejected" and reason:
-            self.rejections[reason] += 1
+    def count_outcomes(self, kind: RowKind, outcomes: list[ItemOutcome]) -> None:
+        """Count a batch's outcomes: by status at once, reasons only where rows were rejected."""
+        statuses = Counter(o.status for o in outcomes)
+        for status, n in statuses.items():
+            self.outcomes[(kind, COUNTED_AS[status])] += n
+        if statuses["rejected"]:
+            self.rejections.update(
+                o.reason for o in outcomes if o.status == "rejected" and o.reason
+            )
 
     @property
     def profiles_accepted(self) -> int:

@@ -120,7 +120,7 @@ def _send_plan(
         if not _merge_identities(conn, sender, report):
             return
         if codec.profile_sql is not None:
-            profiles = profile_bodies(conn, codec, report.run_id, operations, sender.profile_limits)
+            profiles = profile_bodies(conn, codec, report.run_id, sender.profile_limits)
         else:
             profiles = sender.profile_batches(profile_items(conn, codec, report.run_id, operations))
         _send(
@@ -192,14 +192,18 @@ def _send(
     consecutive_failures = 0
     total = report.plan.profiles_planned if kind == "profile" else report.plan.events
     with progress.bar(f"{report.destination}: send {kind}s", total, kind) as sent:
-        for _batch, result in send_all(batches, send, concurrency=concurrency):
+        for batch, result in send_all(batches, send, concurrency=concurrency):
             sent.update(len(result.outcomes))
             report.requests += result.requests
             report.possible_duplicates += result.possible_duplicates
-            for outcome in result.outcomes:
-                op = operations.pop(outcome.key, "update") if operations is not None else "track"
-                journal.add(kind, outcome.key, op, outcome.status, outcome.reason)
-                report.count(kind, outcome.status, outcome.reason)
+            if batch.operations is not None:  # rendered in SQL: one per row, in order
+                ops = batch.operations
+            elif operations is not None:
+                ops = [operations.pop(o.key, "update") for o in result.outcomes]
+            else:
+                ops = ["track"] * len(result.outcomes)
+            journal.add_outcomes(kind, result.outcomes, ops)
+            report.count_outcomes(kind, result.outcomes)
             if flush_each_batch or journal.due():
                 journal.flush()
             consecutive_failures = consecutive_failures + 1 if result.error else 0
