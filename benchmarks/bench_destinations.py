@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fakes live beside the package, outside the wheel
 
 from okendo_fakes.__main__ import DEMO_BRAZE_KEY, DEMO_ITERABLE_KEY
-from okendo_pipeline.defs.braze import payloads as braze_payloads
 from okendo_pipeline.defs.braze.client import BrazeClient, BrazeSettings
 from okendo_pipeline.defs.iterable import payloads as iterable_payloads
 from okendo_pipeline.defs.iterable.client import IterableClient, IterableSettings
@@ -104,9 +103,13 @@ def iterable_items(rows: list[dict]):
 
 
 def braze_items(rows: list[dict]):
+    """Attribute objects as Braze takes them (the sync renders these in SQL; here the client
+    alone is measured): dates as ISO 8601 midnight UTC."""
     for row in rows:
-        changed = {k: v for k, v in row.items() if k != "email"}
-        obj = braze_payloads.attributes("external_id", row["email"], changed)
+        obj = {"external_id": row["email"]}
+        for k, v in row.items():
+            if k != "email":
+                obj[k] = f"{v.isoformat()}T00:00:00Z" if isinstance(v, date) else v
         yield Item(row["email"], row["email"], obj)
 
 

@@ -288,3 +288,16 @@ def test_the_max_attempts_setting_reaches_the_fold_of_the_sync_job(built):
     )
     assert (status, count) == ("rejected", n)
     assert reason.startswith("gave up after 1 failed runs: user not found in Iterable")
+
+
+def test_braze_bodies_rendered_in_sql_split_at_the_byte_limit(built, fakes):
+    """A batch DuckDB joined is split where a request would pass ``max_body_bytes``; every
+    profile arrives, each request within the limit."""
+    _, db = built
+    profiles, _ = mart_counts(db)
+    braze, url = fakes["braze"]
+    report = sync(db, "braze", url, backfill="none", max_body_bytes=4_000)
+    assert report.status == "succeeded" and report.profiles_accepted == profiles
+    tracks = [r for r in braze.requests if r.path == "/users/track"]
+    assert len(tracks) > -(-profiles // 75) and max(r.bytes for r in tracks) <= 4_000
+    assert len(braze.profiles) == profiles

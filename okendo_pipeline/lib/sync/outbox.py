@@ -86,8 +86,9 @@ def profile_bodies(
     conn.execute(
         f"""
         create or replace temp table sync_profile_bodies as
-        select (seq - 1) // {limits.max_count} as batch, list(row_key order by seq) as keys,
-            list(operation order by seq) as ops,
+        select (seq - 1) // {limits.max_count} as batch,
+            to_json(list(row_key order by seq))::varchar as keys,
+            to_json(list(operation order by seq))::varchar as ops,
             list(strlen(body) order by seq) as sizes, string_agg(body, ',' order by seq) as body
         from (
             select row_number() over (order by seq) as seq, row_key, operation,
@@ -102,16 +103,28 @@ def profile_bodies(
         (top,) = conn.execute("select count(*) from sync_profile_bodies").fetchone()
         for lo in range(0, top, BODY_CHUNK):
             rows = conn.execute(
-                "select keys, ops, sizes, body from sync_profile_bodies "
-                "where batch >= ? and batch < ? order by batch",
-                [lo, lo + BODY_CHUNK],
+                "select keys, ops, body, strlen(body) > ? - ? as split "
+                "from sync_profile_bodies where batch >= ? and batch < ? order by batch",
+                [limits.max_bytes, limits.overhead, lo, lo + BODY_CHUNK],
             ).fetchall()
-            for keys, ops, sizes, joined in rows:
+            for n, (keys, ops, joined, split) in enumerate(rows, start=lo):
+                # Keys and operations come as one JSON array each: DuckDB's lists, turned
+                # into Python lists value by value, cost the main thread more than parsing.
+                keys, ops = json.loads(keys), json.loads(ops)
+                sizes = _sizes(conn, n) if split else []
                 yield from split_joined(
                     keys, ops, sizes, joined.encode(), limits.max_bytes, limits.overhead
                 )
     finally:
         conn.execute("drop table if exists sync_profile_bodies")
+
+
+def _sizes(conn: duckdb.DuckDBPyConnection, batch: int) -> list[int]:
+    """The byte size of each object of a rendered batch, for the rare batch that must be split."""
+    (sizes,) = conn.execute(
+        "select sizes from sync_profile_bodies where batch = ?", [batch]
+    ).fetchone()
+    return sizes
 
 
 def event_items(
