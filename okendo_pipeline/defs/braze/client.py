@@ -65,6 +65,7 @@ class BrazeSettings(SendSettings):
     max_objects: int = MAX_OBJECTS
     max_body_bytes: int = MAX_BODY_BYTES
     concurrency: int = 8
+    rate_fraction: float | None = 0.95
 
 
 def normalise_endpoint(endpoint: str) -> str:
