@@ -174,7 +174,7 @@ def test_a_429_holds_every_thread_until_the_reset_header():
 def test_bad_key_fails_fast_with_four_threads(braze_fake):
     app, url = braze_fake
     with (
-        BrazeClient("wrong-braze-key", settings(url)) as client,
+        BrazeClient("wrong-braze-key", settings(url, concurrency=4)) as client,
         pytest.raises(AuthError, match="HTTP 401") as err,
     ):
         list(client.track_attributes([profile(n) for n in range(3000)]))
