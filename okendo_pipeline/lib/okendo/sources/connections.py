@@ -23,6 +23,7 @@ finished its headers kept its thread. Here:
 from __future__ import annotations
 
 import contextlib
+import select
 import selectors
 import socket
 import threading
@@ -87,13 +88,15 @@ class BoundedHTTPServer(ThreadingHTTPServer):
                     sock.close()  # type: ignore[union-attr]
 
     def _evict_one(self) -> bool:
-        """Shut the connection that has waited longest for a request; False if all are busy."""
-        oldest = next((s for s, d in self.open.items() if d is not None), None)
-        if oldest is None:
-            return False
-        self._close(oldest)
-        self.counts["evicted"] += 1
-        return True
+        """Shut the connection that has waited longest for a request and has not sent a byte
+        of one; False if there is none (all busy, or with a request on its way). A delivery
+        whose bytes wait to be read is not idle, however long a flood kept it waiting."""
+        for sock, deadline in self.open.items():
+            if deadline is not None and not _has_bytes(sock):
+                self._close(sock)
+                self.counts["evicted"] += 1
+                return True
+        return False
 
     def _close(self, sock: socket.socket) -> None:
         """Under the lock: forget it and shut it down; a thread blocked reading it returns at
@@ -146,6 +149,14 @@ class BoundedHTTPServer(ThreadingHTTPServer):
         with self.lock:
             for sock in list(self.open):
                 self._close(sock)
+
+
+def _has_bytes(sock: socket.socket) -> bool:
+    """Whether ``sock`` has something to read (bytes, or the peer's close): a poll that never
+    waits, whatever timeout the socket has (a peek would wait out that timeout)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class BoundedHandler(BaseHTTPRequestHandler):
