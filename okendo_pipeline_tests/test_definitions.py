@@ -44,6 +44,24 @@ def test_definitions_load(settings) -> None:
     assert definitions.get_job_def("okendo_refresh").executor_def.name == "in_process"
 
 
+def test_the_dbt_step_starts_no_dbt_of_its_own_in_the_run_process(settings) -> None:
+    """dagster-dbt runs ``dbt --version`` and opens a dbt adapter before each command, for
+    metadata this project does not fetch (about 3 s a micro-batch); the resource skips both and
+    reports the version of the ``dbt`` it runs. An upgrade that renames either hook fails here
+    instead of silently bringing the cost back."""
+    import subprocess
+
+    from dagster_dbt import DbtCliResource
+
+    resource = load().resources["dbt"]
+    assert isinstance(resource, DbtCliResource)
+    for hook in ("_initialize_dbt_core_adapter", "_cli_version"):
+        assert hook in vars(DbtCliResource) and hook in vars(type(resource)), hook
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
+    reported = subprocess.run(["dbt", "--version"], capture_output=True, text=True).stdout
+    assert f"installed: {resource._cli_version}" in reported
+
+
 def test_refresh_job_loads_and_reports(settings, landing: Path, warehouse_path: str) -> None:
     write_landing(landing, "review", "a.jsonl", [envelope("review", 1), "{bad"])
     job = load().resolve_job_def("okendo_refresh")

@@ -8,6 +8,7 @@ import duckdb
 
 from okendo_fakes.iterable import FakeIterable
 from okendo_fakes.server import FakeServer
+from okendo_pipeline.lib import incremental
 from okendo_pipeline.lib.okendo.generator.generate import generate
 from okendo_pipeline.lib.status import render_status, render_sync_run
 from okendo_pipeline.lib.sync.guard import GuardCounts, held_reason
@@ -46,6 +47,7 @@ def test_a_blanked_field_is_held_then_sent_when_approved(built, fakes) -> None:
             " where okendo_given_name is not null order by customer_key limit ?)",
             [blanked],
         )
+        incremental.record_marts_changed(conn, "a fifth of the given names blanked")
     env = {"OKENDO_SYNC_MAX_CHANGE_SHARE": "0.1"}
     requests = iterable.count_requests()
     ledger = scalar(db, "select count(*) from sync.event_ledger")
@@ -85,12 +87,14 @@ def test_a_newer_plan_replaces_a_held_one(built, fakes) -> None:
             "select customer_key, okendo_family_name from marts.customer_profiles"
         ).fetchall()
         conn.execute("update marts.customer_profiles set okendo_family_name = 'Wrong'")
+        incremental.record_marts_changed(conn, "every family name wrong")
     assert sync(db, "iterable", url).status == "held"
     with duckdb.connect(db) as conn:  # upstream is fixed before anyone approves
         conn.executemany(
             "update marts.customer_profiles set okendo_family_name = ? where customer_key = ?",
             [(name, key) for key, name in before],
         )
+        incremental.record_marts_changed(conn, "the family names fixed")
     requests = iterable.count_requests()
     newer = sync(db, "iterable", url)
     assert newer.status == "succeeded" and newer.plan.profiles_updated == 0

@@ -9,6 +9,7 @@ warehouse, and the marts are compared row for row.
 
 import json
 import random
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import duckdb
 from okendo_pipeline.lib import dbt_project, incremental
 from okendo_pipeline.lib.okendo.generator.generate import generate
 from okendo_pipeline_tests.runs import land_another_review, run_refresh
+from okendo_pipeline_tests.syncing import rows
 
 MARTS = ("customer_profiles", "customer_profile_attributes", "customer_events")
 
@@ -49,8 +51,9 @@ def differences(a: str, b: str) -> dict[str, int]:
         return out
 
 
-def test_incremental_runs_equal_one_full_refresh(tmp_path: Path) -> None:
-    generated, landing = tmp_path / "generated", tmp_path / "landing"
+def sliced(generated: Path) -> list[list[tuple[str, str]]]:
+    """The generator's output for 300 customers as four shuffled slices of (folder, line):
+    200 lines delivered again in a later slice, a rename and a delete arriving in the last."""
     generate(generated, 300, seed=5, as_of=date(2026, 6, 1))
     lines = [
         (path.parent.name, line)
@@ -70,15 +73,24 @@ def test_incremental_runs_equal_one_full_refresh(tmp_path: Path) -> None:
     renamed["resource"] = customer["resource"] | {"givenName": "Late"}
     deleted = {**review, "topic": "delete", "sequenceNumber": "9" * 12}
     slices[3] += [("customer", json.dumps(renamed)), ("review", json.dumps(deleted))]
+    return slices
 
+
+def land(landing: Path, n: int, part: list[tuple[str, str]]) -> str:
+    """Publish slice ``n``; returns the run's ``as_of`` (the day turns after two slices)."""
+    for resource_type, line in part:
+        folder = landing / resource_type
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / f"slice-{n}.jsonl").open("a") as f:
+            f.write(line + "\n")
+    return "2026-06-01" if n < 2 else "2026-06-02"
+
+
+def test_incremental_runs_equal_one_full_refresh(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
     incremental = str(tmp_path / "incremental.duckdb")
-    for n, part in enumerate(slices):
-        for resource_type, line in part:
-            folder = landing / resource_type
-            folder.mkdir(parents=True, exist_ok=True)
-            with (folder / f"slice-{n}.jsonl").open("a") as f:
-                f.write(line + "\n")
-        as_of = "2026-06-01" if n < 2 else "2026-06-02"  # the day turns after two slices
+    for n, part in enumerate(sliced(tmp_path / "generated")):
+        as_of = land(landing, n, part)
         assert run_refresh(landing, incremental, as_of).success
 
     full = str(tmp_path / "full.duckdb")
@@ -93,6 +105,101 @@ def test_incremental_runs_equal_one_full_refresh(tmp_path: Path) -> None:
     assert [b[0] for b in builds] == [True, False, True, False]
     assert builds[2][1] == "as_of changed (2026-06-01 -> 2026-06-02)"
     assert profiles > 300
+
+
+PLAN_ROWS = {
+    "outbox_profiles": "* exclude (run_id, profile_attributes, old_attributes), "
+    "profile_attributes::varchar, old_attributes::varchar",
+    "outbox_events": "* exclude (run_id, properties), properties::varchar",
+}
+
+
+def plan_rows(database: str, destination: str) -> dict[str, list[tuple]]:
+    """The destination's current plan, without its run id."""
+    with duckdb.connect(database, read_only=True) as conn:
+        return {
+            table: sorted(
+                conn.execute(
+                    f"select {cols} from sync.{table} where destination = ?", [destination]
+                ).fetchall(),
+                key=repr,
+            )
+            for table, cols in PLAN_ROWS.items()
+        }
+
+
+def held(fake: object) -> tuple[dict[str, dict], Counter]:
+    """What a fake holds: each profile's values that are set (Iterable keeps a null it was
+    sent, Braze removes the attribute; a first send carries no nulls), and how many times it
+    holds each occurrence: (event id) at Iterable, (profile, name, time) at Braze."""
+    if hasattr(fake, "users"):
+        profiles = fake.users
+        events = Counter(fake.events.keys())  # keyed by id: a resend would replace, not add
+    else:
+        profiles = fake.profiles
+        events = Counter((e["_profile"], e["name"], e["time"]) for e in fake.events)
+    values = {k: {f: v for f, v in p.items() if v is not None} for k, p in profiles.items()}
+    return values, events
+
+
+def test_incremental_syncs_leave_each_destination_as_a_full_refresh_would(
+    tmp_path: Path, fakes
+) -> None:
+    """A plan after an incremental build compares only the customers rebuilt since the
+    destination's last run; it must find what comparing every customer finds (a dry run, which
+    always compares everything, on the same state), and the destinations must end up holding
+    what one full refresh sends to new ones."""
+    from okendo_fakes.braze import FakeBraze
+    from okendo_fakes.iterable import FakeIterable
+    from okendo_fakes.server import FakeServer
+    from okendo_pipeline_tests.syncing import sync
+
+    landing = tmp_path / "landing"
+    incremental = str(tmp_path / "incremental.duckdb")
+    scopes: dict[str, list[str]] = {"iterable": [], "braze": []}
+    unguarded = {"OKENDO_SYNC_MAX_CHANGE_SHARE": "1"}  # each slice changes a quarter of the data
+    for n, part in enumerate(sliced(tmp_path / "generated")):
+        as_of = land(landing, n, part)
+        assert run_refresh(landing, incremental, as_of).success
+        for dest, (_, url) in fakes.items():
+            sync(incremental, dest, None, dry_run=True, env={"OKENDO_AS_OF": as_of, **unguarded})
+            whole = plan_rows(incremental, dest)
+            report = sync(incremental, dest, url, env={"OKENDO_AS_OF": as_of, **unguarded})
+            assert report is not None and report.status == "succeeded"
+            assert plan_rows(incremental, dest) == whole, (n, dest, report.plan.scope)
+            scopes[dest].append(report.plan.scope)
+    for dest, found in scopes.items():
+        assert found[0] == "every customer: the destination's first run", dest
+        assert found[1].endswith("customers rebuilt or failed since the last run"), dest
+        assert found[2] == "every customer: a full build ran since the last run", dest
+        assert found[3].endswith("customers rebuilt or failed since the last run"), dest
+
+    full = str(tmp_path / "full.duckdb")
+    assert run_refresh(landing, full, "2026-06-02").success
+    iterable, braze = FakeIterable(), FakeBraze()
+    with FakeServer(iterable) as si, FakeServer(braze) as sb:
+        for dest, url in (("iterable", si.url), ("braze", sb.url)):
+            report = sync(full, dest, url, env={"OKENDO_AS_OF": "2026-06-02"})
+            assert report is not None and report.status == "succeeded"
+    # Profiles: the same values. Events: every occurrence a full refresh sends, once. An event
+    # is sent once and never again, so one delivered before the rest of its history arrived
+    # keeps the properties it was sent with (a running balance, a tier's direction); one whose
+    # occurrence a later record removed (the deleted review) stays where it was delivered.
+    current = {e for (e,) in rows(incremental, "select event_id from marts.customer_events")}
+    for dest, fresh in (("iterable", iterable), ("braze", braze)):
+        (profiles, events), (full_profiles, full_events) = held(fakes[dest][0]), held(fresh)
+        assert profiles == full_profiles, dest
+        assert max(events.values()) == 1 and max(full_events.values()) == 1, dest
+        assert set(full_events) <= set(events), dest
+        sent = rows(
+            incremental,
+            "select event_id from sync.event_ledger where destination = ? and status = 'sent'",
+            [dest],
+        )
+        gone = {e for (e,) in sent} - current
+        assert gone and len(events) - len(full_events) == len(gone), dest
+        if dest == "iterable":
+            assert set(events) - set(full_events) == gone
 
 
 def test_a_small_load_rebuilds_only_the_customers_it_touches(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ at each destination, once; ``keep`` (the default) sends nothing."""
 
 import duckdb
 
+from okendo_pipeline.lib import incremental
 from okendo_pipeline.lib.catalogue import FIELDS_BY_COLUMN
 from okendo_pipeline_tests.runs import run_refresh
 from okendo_pipeline_tests.syncing import AS_OF, scalar, sync
@@ -20,6 +21,7 @@ def remove_customers(database: str, n: int) -> list[str]:
         ).fetchall()]  # fmt: skip
         for table in ("customer_profiles", "customer_profile_attributes", "customer_events"):
             conn.execute(f"delete from marts.{table} where customer_key in ?", [keys])
+        incremental.record_marts_changed(conn, f"{n} customers removed")
     return keys
 
 

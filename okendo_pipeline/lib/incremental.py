@@ -139,3 +139,17 @@ def finish_build(conn: duckdb.DuckDBPyConnection, plan: BuildPlan) -> None:
     except BaseException:
         conn.execute("rollback")
         raise
+
+
+def record_marts_changed(conn: duckdb.DuckDBPyConnection, reason: str) -> None:
+    """Record that the marts changed outside a build (a repair by hand, or a test standing in
+    for an upstream bug) as a full build of the same settings: every destination's next plan
+    then compares every customer rather than only those rebuilt (``lib/sync/scope.py``)."""
+    conn.execute(DDL)
+    conn.execute(
+        "insert into raw.model_builds (finished_at, full_refresh, reason, as_of, "
+        "points_expiry_months, customers, project) "
+        "select now(), true, ?, as_of, points_expiry_months, 0, project from raw.model_builds "
+        "order by finished_at desc limit 1",
+        [reason],
+    )

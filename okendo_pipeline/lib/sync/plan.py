@@ -12,7 +12,7 @@ from datetime import datetime
 import duckdb
 
 from okendo_pipeline.lib.catalogue import PROFILE_FIELDS
-from okendo_pipeline.lib.sync import guard
+from okendo_pipeline.lib.sync import guard, scope
 from okendo_pipeline.lib.sync.codec import Codec
 
 COLUMNS = [f.column for f in PROFILE_FIELDS]
@@ -25,6 +25,7 @@ CLEARED_HASH = 0
 @dataclass
 class PlanCounts:
     first_sync: bool = False
+    scope: str = ""  # every customer, or how many were compared, and why (lib/sync/scope.py)
     profiles_created: int = 0
     profiles_updated: int = 0
     profiles_cleared: int = 0  # left the marts; every field sent as null (OKENDO_SYNC_ON_REMOVED)
@@ -57,12 +58,18 @@ def _changed_fields_sql() -> str:
     return f"list_filter([{', '.join(parts)}], lambda x: x is not null)"
 
 
-def snapshot_sql(codec: Codec) -> str:
-    """The current profile per customer as this destination sees it, with a row hash."""
+def _in_scope(scoped: bool, column: str = "customer_key") -> str:
+    """A filter keeping the customers of a scoped plan (``lib/sync/scope.py``); none otherwise."""
+    return f"{column} in (select customer_key from {scope.SCOPE_TABLE})" if scoped else "true"
+
+
+def snapshot_sql(codec: Codec, scoped: bool = False) -> str:
+    """The current profile per customer as this destination sees it (the scope's customers
+    only, when ``scoped``)."""
     attrs = (
         "(select customer_key, ('{' || string_agg(to_json(attribute_key)::varchar || ':' ||"
         " value::varchar, ',' order by attribute_key) || '}')::json as profile_attributes"
-        " from marts.customer_profile_attributes group by customer_key)"
+        f" from marts.customer_profile_attributes where {_in_scope(scoped)} group by customer_key)"
     )
     attrs_col = "a.profile_attributes" if codec.with_attributes else "null::json"
     join = f"left join {attrs} a using (customer_key)" if codec.with_attributes else ""
@@ -75,6 +82,7 @@ def snapshot_sql(codec: Codec) -> str:
             {cols},
             {attrs_col} as profile_attributes
         from marts.customer_profiles p {join}
+        where {_in_scope(scoped, "p.customer_key")}
     """
 
 
@@ -103,11 +111,20 @@ def plan(
             "select count(*) from sync.destinations where destination = ?", [dest]
         ).fetchone()[0]
         counts.first_sync = not seen
+        found = scope.decide(
+            conn, dest, run_id, scope.rules_of(codec, clear_removed), dry_run=dry_run
+        )
+        counts.scope = found.reason
+        conn.execute(
+            "update sync.runs set built_through = ?, plan_rules = ?, plan_scope = ? "
+            "where run_id = ? and destination = ?",
+            [found.built_through, scope.rules_of(codec, clear_removed), found.reason, run_id, dest],
+        )
         hash_cols = ", ".join(["identity_kind", "identity", *COLUMNS, ATTRIBUTES])
         conn.execute(
             f"""
             create or replace temp table sync_snapshot as
-            select *, hash({hash_cols}) as row_hash from ({snapshot_sql(codec)})
+            select *, hash({hash_cols}) as row_hash from ({snapshot_sql(codec, found.scoped)})
             """
         )
         # Earlier plans of finished runs are not needed any more.
@@ -141,7 +158,7 @@ def plan(
             [run_id, dest, dest, dest],
         )
         if clear_removed:
-            _plan_clears(conn, run_id, dest)
+            _plan_clears(conn, run_id, dest, found.scoped)
         counts.identities_merged = _plan_merges(conn, run_id, dest)
         row = conn.execute(
             """
@@ -174,6 +191,10 @@ def plan(
         conn.execute(
             f"""
             insert into sync.outbox_events
+            with retry as (
+                select event_id from sync.event_ledger
+                where destination = ? and status in ('pending', 'failed', 'sending')
+            )
             select ?, ?, row_number() over (order by e.occurred_at, e.event_id), e.event_id,
                 coalesce(l.status, 'new'), e.event_name, e.occurred_at, e.properties,
                 e.identity_kind, e.identity
@@ -181,6 +202,7 @@ def plan(
                 select *, {codec.identity_kind_sql} as identity_kind,
                     {codec.identity_sql} as identity
                 from marts.customer_events
+                where {_in_scope(found.scoped)} or event_id in (select event_id from retry)
             ) e
             left join (
                 select event_id, status from sync.event_ledger where destination = ?
@@ -188,7 +210,7 @@ def plan(
             where (l.status is null or l.status in ('pending', 'failed', 'sending'))
               and (l.status is not null or ?::timestamp is null or e.occurred_at >= ?)
             """,
-            [run_id, dest, dest, cutoff, cutoff],
+            [dest, run_id, dest, dest, cutoff, cutoff],
         )
         counts.events, counts.events_retried, counts.resent_after_interruption = conn.execute(
             """
@@ -241,7 +263,7 @@ def _plan_merges(conn: duckdb.DuckDBPyConnection, run_id: str, dest: str) -> int
     ).fetchone()[0]
 
 
-def _plan_clears(conn: duckdb.DuckDBPyConnection, run_id: str, dest: str) -> None:
+def _plan_clears(conn: duckdb.DuckDBPyConnection, run_id: str, dest: str, scoped: bool) -> None:
     """Acknowledged customers no longer in the marts, not cleared yet: every field that holds
     a value at the destination, sent as null, under the identity it was sent with."""
     held = ", ".join(f"case when s.{c} is not null then '{c}' end" for c in [*COLUMNS, ATTRIBUTES])
@@ -257,6 +279,7 @@ def _plan_clears(conn: duckdb.DuckDBPyConnection, run_id: str, dest: str) -> Non
         from sync.profile_state s
         anti join sync_snapshot c using (customer_key)
         where s.destination = ? and s.row_hash <> {CLEARED_HASH}
+          and {_in_scope(scoped, "s.customer_key")}
           and len(list_filter([{held}], lambda x: x is not null)) > 0
         """,
         [run_id, dest, run_id, dest, dest],

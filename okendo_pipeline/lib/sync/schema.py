@@ -135,6 +135,11 @@ create table if not exists sync.runs (
 alter table sync.runs add column if not exists held_reason varchar;
 alter table sync.runs add column if not exists approved boolean default false;
 alter table sync.runs add column if not exists identities_merged bigint default 0;
+-- What the plan compared (``lib/sync/scope.py``): the last build it saw, the identity and
+-- removal rules it applied, and whether it read every customer or a scope, and why.
+alter table sync.runs add column if not exists built_through timestamptz;
+alter table sync.runs add column if not exists plan_rules varchar;
+alter table sync.runs add column if not exists plan_scope varchar;
 create table if not exists sync.row_log (
     run_id varchar not null,
     destination varchar not null,
