@@ -10,7 +10,7 @@ from okendo_fakes.server import FakeServer, Fault
 from okendo_pipeline.defs.iterable.resources import IterableResource
 from okendo_pipeline.lib.status import render_status
 from okendo_pipeline.lib.sync.dry_run import payloads
-from okendo_pipeline_tests.runs import run_refresh
+from okendo_pipeline_tests.runs import land_another_review, run_refresh
 from okendo_pipeline_tests.samples import write_landing
 from okendo_pipeline_tests.syncing import AS_OF, mart_counts, rows, scalar, sync
 
@@ -301,3 +301,56 @@ def test_braze_bodies_rendered_in_sql_split_at_the_byte_limit(built, fakes):
     tracks = [r for r in braze.requests if r.path == "/users/track"]
     assert len(tracks) > -(-profiles // 75) and max(r.bytes for r in tracks) <= 4_000
     assert len(braze.profiles) == profiles
+
+
+def test_a_plan_compares_every_customer_unless_only_rebuilt_ones_can_differ(built, fakes):
+    """The scope of each plan (``lib/sync/scope.py``) through the cases that decide it."""
+    landing, db = built
+    iterable, url = fakes["iterable"]
+    every = "every customer: "
+
+    def scope(report) -> str:
+        assert report is not None
+        return report.plan.scope
+
+    assert scope(sync(db, "iterable", url)) == every + "the destination's first run"
+    dry = sync(db, "iterable", None, dry_run=True)
+    assert scope(dry) == every + "a dry run previews the whole difference"
+    quiet = sync(db, "iterable", url)
+    assert scope(quiet) == "0 customers rebuilt or failed since the last run"
+    assert quiet.plan.profiles_planned == quiet.plan.events == 0
+
+    land_another_review(landing, db, "scope-1", rating=1)
+    assert run_refresh(landing, db, AS_OF).success  # incremental: one customer rebuilt
+    one = sync(db, "iterable", url)
+    assert scope(one) == "1 customer rebuilt or failed since the last run"
+    assert one.plan.profiles_updated == 1 and one.plan.events == 1
+
+    # Rows whose send failed are retried by the next run, scoped or not.
+    land_another_review(landing, db, "scope-2", rating=2)
+    assert run_refresh(landing, db, AS_OF).success
+    iterable.inject(Fault("status", status=503, times=None))
+    failing = sync(db, "iterable", url)
+    assert failing.status == "succeeded" and failing.profiles_failed == 1
+    iterable.reset()
+    retried = sync(db, "iterable", url)
+    assert scope(retried) == "1 customer rebuilt or failed since the last run"
+    assert retried.plan.profiles_updated == 1 and retried.plan.events_retried == 1
+
+    # A run that failed leaves planned rows with no outcome: the next compares everything.
+    land_another_review(landing, db, "scope-3", rating=3)
+    assert run_refresh(landing, db, AS_OF).success
+    keys, iterable.api_keys = iterable.api_keys, frozenset({"someone-else"})
+    stopped = sync(db, "iterable", url)
+    assert stopped is None or stopped.status == "failed"
+    iterable.api_keys = keys
+    after = sync(db, "iterable", url)
+    assert scope(after) == every + "the last run is failed"
+    assert after.plan.profiles_updated == 1 and after.plan.events == 1
+
+    cleared = sync(db, "iterable", url, env={"OKENDO_SYNC_ON_REMOVED": "clear"})
+    assert scope(cleared) == every + "the identity or removal settings changed"
+    assert run_refresh(landing, db, AS_OF, full_refresh=True).success
+    full = sync(db, "iterable", url, env={"OKENDO_SYNC_ON_REMOVED": "clear"})
+    assert scope(full) == every + "a full build ran since the last run"
+    assert full.plan.profiles_planned == 0

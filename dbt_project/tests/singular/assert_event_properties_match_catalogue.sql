@@ -12,11 +12,21 @@ with catalogue as (
         list_sort(coalesce(string_split(nullif(properties, ''), ' '), []::varchar[]))
             as property_keys
     from {{ ref('event_catalogue') }}
+),
+
+-- An incremental build's events are picked first (materialized), so keys are read from those
+-- alone: left to the planner, the anti-join read every event's properties (0.4-0.6 s at 5.7M
+-- events). A full build checks every event as it streams by.
+{%- set scope = okendo_test_scope(ref('customer_events')) %}
+events as {{ 'materialized' if scope }} (
+    select event_id, event_name, properties
+    from {{ ref('customer_events') }}
+    where {{ scope or 'true' }}
 )
 
 select events.event_id, events.event_name, json_keys(events.properties) as got
-from {{ ref('customer_events') }} as events
-where {{ okendo_test_scope(ref('customer_events')) or 'true' }} and not exists (
+from events
+where not exists (
     select 1
     from catalogue
     where catalogue.event_name = events.event_name

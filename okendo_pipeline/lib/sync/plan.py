@@ -188,24 +188,36 @@ def plan(
             counts.events_skipped = conn.execute(
                 "select count(*) from marts.customer_events where occurred_at < ?", [cutoff]
             ).fetchone()[0]
+        # A scoped plan reads its customers' events and those the ledger retries. They are
+        # picked by row id first: a filter on the table itself would read every event's
+        # properties before dropping most of them (0.45 s against 0.18 s at 5.7M events).
+        picked = (
+            "rowid in (select rowid from marts.customer_events where customer_key in "
+            f"(select customer_key from {scope.SCOPE_TABLE}) union select rowid from "
+            "marts.customer_events where event_id in (select event_id from retry))"
+            if found.scoped
+            else "true"
+        )
+        ledger_picked = "event_id in (select event_id from e)" if found.scoped else "true"
         conn.execute(
             f"""
             insert into sync.outbox_events
             with retry as (
                 select event_id from sync.event_ledger
                 where destination = ? and status in ('pending', 'failed', 'sending')
+            ),
+            e as (
+                select *, {codec.identity_kind_sql} as identity_kind,
+                    {codec.identity_sql} as identity
+                from marts.customer_events where {picked}
             )
             select ?, ?, row_number() over (order by e.occurred_at, e.event_id), e.event_id,
                 coalesce(l.status, 'new'), e.event_name, e.occurred_at, e.properties,
                 e.identity_kind, e.identity
-            from (
-                select *, {codec.identity_kind_sql} as identity_kind,
-                    {codec.identity_sql} as identity
-                from marts.customer_events
-                where {_in_scope(found.scoped)} or event_id in (select event_id from retry)
-            ) e
+            from e
             left join (
-                select event_id, status from sync.event_ledger where destination = ?
+                select event_id, status from sync.event_ledger
+                where destination = ? and {ledger_picked}
             ) l using (event_id)
             where (l.status is null or l.status in ('pending', 'failed', 'sending'))
               and (l.status is not null or ?::timestamp is null or e.occurred_at >= ?)

@@ -118,4 +118,5 @@ def decide(
         [last_through, destination],
     )
     n = conn.execute(f"select count(*) from {SCOPE_TABLE}").fetchone()[0]
-    return PlanScope(True, f"{n:,} customers rebuilt or failed since the last run", built_through)
+    who = "1 customer" if n == 1 else f"{n:,} customers"
+    return PlanScope(True, f"{who} rebuilt or failed since the last run", built_through)
