@@ -38,6 +38,7 @@ from bench_destinations import Fakes
 from okendo_fakes.__main__ import DEMO_BRAZE_KEY, DEMO_ITERABLE_KEY
 from okendo_pipeline.defs.braze.resources import BrazeResource
 from okendo_pipeline.lib import warehouse
+from okendo_pipeline.lib.destinations import encode
 from okendo_pipeline.lib.sync.outbox import profile_items
 
 BRAZE_TRACK = "/users/track"
@@ -102,8 +103,6 @@ def braze_bodies(db: Path) -> tuple[list[bytes], int]:
             "select run_id from sync.runs where destination = 'braze' order by started_at desc"
         ).fetchone()[0]
         items = list(profile_items(conn, codec, run_id, {}))
-    from okendo_pipeline.lib.destinations import encode
-
     bodies = []
     for start in range(0, len(items), 75):
         chunk = items[start : start + 75]

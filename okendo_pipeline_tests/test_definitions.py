@@ -42,6 +42,11 @@ def test_definitions_load(settings) -> None:
     checks = {k.name for k in repo.asset_graph.asset_check_keys}
     assert "rejected_share" in checks and "unique_stg_okendo__reviews_review_id" in checks
     assert definitions.get_job_def("okendo_refresh").executor_def.name == "in_process"
+    # The whole-warehouse reconciliation runs with the refresh, not in every micro-batch.
+    reconciliation = "marts__customer_profiles_points_balance_reconciliation"
+    assert reconciliation in definitions.resolve_job_def("okendo_refresh").graph.node_names()
+    micro_batch = definitions.resolve_job_def("okendo_micro_batch").graph.node_names()
+    assert "okendo_dbt_models" in micro_batch and reconciliation not in micro_batch
 
 
 def test_the_dbt_step_starts_no_dbt_of_its_own_in_the_run_process(settings) -> None:

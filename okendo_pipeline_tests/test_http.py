@@ -18,6 +18,7 @@ from okendo_pipeline.lib.http import (
     Timeouts,
     TokenBucket,
     TransportError,
+    WindowPacer,
     server_wait_seconds,
 )
 
@@ -71,6 +72,26 @@ def test_token_bucket_paces_to_rate_and_pauses():
     bucket.pause(5.0)
     assert bucket.acquire() == pytest.approx(5.0)
     assert TokenBucket(None, clock=lambda: 0.0).reserve() == 0.0
+
+
+def test_a_window_pacer_holds_nothing_without_the_window_headers() -> None:
+    """Until an answer carries X-RateLimit-*, and for answers without them (or with garbage),
+    only a 429's pause holds a request; once a window is known, its share paces."""
+    now = [1_000.0]
+    pacer = WindowPacer(0.9, 2, wall=lambda: now[0], clock=lambda: now[0])
+    for headers in ({}, {"Content-Type": "application/json"}, {"X-RateLimit-Limit": "ten"}):
+        for _ in range(20):
+            assert pacer.reserve() == 0.0
+            pacer.observe(headers)
+    pacer.pause(4.0)  # a 429 said when its window resets
+    assert pacer.reserve() == pytest.approx(4.0)
+    now[0] += 4.0
+    # 3 left of 10, a tenth kept for the workspace's other senders, 2 in flight: none for us.
+    pacer.observe({"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "3",
+                   "X-RateLimit-Reset": str(now[0] + 2.5)})  # fmt: skip
+    assert pacer.reserve() == pytest.approx(2.5)
+    now[0] += 2.5  # the window turned: the next answer tells the new count
+    assert pacer.reserve() == 0.0
 
 
 def client(url: str, key: str = "braze-test-key", **kw) -> HttpClient:

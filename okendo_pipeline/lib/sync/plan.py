@@ -4,6 +4,8 @@ One transaction writes ``sync.outbox_profiles`` (new and changed customers, the 
 names, and the full values that will be acknowledged) and ``sync.outbox_events`` (events not yet
 delivered). A first-seen destination gets every profile and the events since its backfill
 start; older events are entered in the ledger as ``skipped`` so later runs never reconsider them.
+Where only the customers rebuilt since the destination's last run can differ, the plan compares
+those alone (``lib/sync/scope.py``).
 """
 
 from dataclasses import dataclass
@@ -111,14 +113,13 @@ def plan(
             "select count(*) from sync.destinations where destination = ?", [dest]
         ).fetchone()[0]
         counts.first_sync = not seen
-        found = scope.decide(
-            conn, dest, run_id, scope.rules_of(codec, clear_removed), dry_run=dry_run
-        )
+        rules = scope.rules_of(codec, clear_removed)
+        found = scope.decide(conn, dest, run_id, rules, dry_run=dry_run)
         counts.scope = found.reason
         conn.execute(
             "update sync.runs set built_through = ?, plan_rules = ?, plan_scope = ? "
             "where run_id = ? and destination = ?",
-            [found.built_through, scope.rules_of(codec, clear_removed), found.reason, run_id, dest],
+            [found.built_through, rules, found.reason, run_id, dest],
         )
         hash_cols = ", ".join(["identity_kind", "identity", *COLUMNS, ATTRIBUTES])
         conn.execute(

@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
+from typing import NoReturn
 
 import duckdb
 
@@ -31,6 +32,7 @@ from okendo_pipeline.lib.http import AuthError
 from okendo_pipeline.lib.sync import schema
 from okendo_pipeline.lib.sync.codec import Codec
 from okendo_pipeline.lib.sync.dry_run import store_samples
+from okendo_pipeline.lib.sync.errors import describe, scrubbed
 from okendo_pipeline.lib.sync.journal import Journal, fold, recover
 from okendo_pipeline.lib.sync.outbox import event_items, profile_bodies, profile_items
 from okendo_pipeline.lib.sync.plan import plan
@@ -69,9 +71,9 @@ def begin_run(
             clear_removed=settings.on_removed == "clear",
         )
     except BaseException as exc:
-        report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
+        report.status, report.error = "failed", describe(exc)
         _finish(conn, report)
-        raise
+        _raise_scrubbed(exc)
     report.diff_seconds = time.perf_counter() - started
     log.info("%s: plan %s in %.2fs", codec.name, asdict(report.plan), report.diff_seconds)
     if report.plan.held_reason and not settings.dry_run:
@@ -102,11 +104,20 @@ def deliver(
             report.status = "failed" if report.error else "succeeded"
     except BaseException as exc:
         report.status = "failed"
-        report.error = report.error or f"{type(exc).__name__}: {exc}"
+        report.error = report.error or describe(exc)
         _finish(conn, report, time.perf_counter() - started)
-        raise
+        _raise_scrubbed(exc)
     _finish(conn, report, time.perf_counter() - started)
     return report
+
+
+def _raise_scrubbed(exc: BaseException) -> NoReturn:
+    """Raise ``exc`` on, or in place of a DuckDB error one without the values it quoted (its
+    traceback would carry them into the run's log)."""
+    safe = scrubbed(exc)
+    if safe is exc:
+        raise exc
+    raise safe from None
 
 
 def _send_plan(
@@ -115,13 +126,16 @@ def _send_plan(
     """Identity merges first, then profiles (concurrently), then events (one batch at a time);
     an auth failure stops the run with what was journaled so far."""
     journal = Journal(conn, report.run_id, codec.name)
-    operations: dict[str, str] = {}
+    # Rows built in Python carry their operation here, by key; batches rendered in SQL carry
+    # their own.
+    operations: dict[str, str] | None = None
     try:
         if not _merge_identities(conn, sender, report):
             return
         if codec.profile_sql is not None:
             profiles = profile_bodies(conn, codec, report.run_id, sender.profile_limits)
         else:
+            operations = {}
             profiles = sender.profile_batches(profile_items(conn, codec, report.run_id, operations))
         _send(
             "profile",
