@@ -3,7 +3,8 @@
 DuckDB names the value it failed on (``Could not convert string 'alice@example.com'``, a
 malformed JSON input, the SQL line with a literal). A run's error goes to ``sync.runs.error``,
 the run's log and Dagster's event log, where an erased person's address could not be found and
-removed again; so the quoted values are taken out, and the error's kind and wording are kept.
+removed again; so each line is cut at its first quote, and the error's kind and the words
+before the cut are kept.
 """
 
 import re
