@@ -24,6 +24,7 @@ import duckdb
 
 from okendo_pipeline.lib.files import replace_durably
 from okendo_pipeline.lib.incremental import BUILT_CUSTOMERS_DAYS
+from okendo_pipeline.lib.warehouse import table_exists
 
 log = logging.getLogger(__name__)
 
@@ -144,18 +145,6 @@ def _scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = Non
         return None
 
 
-def _exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        _scalar(
-            conn,
-            "select count(*) from duckdb_tables() where database_name = current_database() "
-            "and schema_name = ? and table_name = ?",
-            [schema, name],
-        )
-    )
-
-
 def fresh(previous: LastPublish) -> bool:
     """The last file was written whole recently enough to be copied and patched again."""
     written = previous.written_whole_at
@@ -186,7 +175,7 @@ def changes_since(
         "create or replace temp table publish_acknowledged (destination varchar, "
         "customer_key varchar)"
     )
-    if _exists(conn, "sync.profile_state"):
+    if table_exists(conn, "sync.profile_state"):
         conn.execute(
             "insert into publish_acknowledged select destination, customer_key "
             "from sync.profile_state where acknowledged_at > coalesce(?, '-infinity'::timestamptz)",
@@ -198,7 +187,7 @@ def changes_since(
 def _logged_customers(conn: duckdb.DuckDBPyConnection, since: datetime | None) -> bool:
     """Fill ``publish_customers`` from the build log; False when the log cannot tell (a full
     build since ``since``, a build whose customers are no longer kept, ``since`` unknown)."""
-    if not _exists(conn, "raw.model_builds"):
+    if not table_exists(conn, "raw.model_builds"):
         return since is None
     if since is not None and not _scalar(
         conn, "select count(*) from raw.model_builds where finished_at = ?", [since]
@@ -212,7 +201,7 @@ def _logged_customers(conn: duckdb.DuckDBPyConnection, since: datetime | None) -
     ).fetchone()
     if full or expired:
         return False
-    if _exists(conn, "raw.built_customers"):
+    if table_exists(conn, "raw.built_customers"):
         conn.execute(
             "insert into publish_customers select distinct customer_key from raw.built_customers "
             "where finished_at > coalesce(?, '-infinity'::timestamptz)",

@@ -8,9 +8,9 @@ last build (an edited model must be recomputed for every customer), or when aske
 (``--full-refresh``). An incremental build leaves out what depends on the project alone, which
 is unchanged since the last build ran it: the views (re-created by every full build) with their
 tests, the unit tests (fixed inputs) and the event catalogue seed (its rows are the project's);
-the tests of the tables it rebuilt read the touched
-customers' rows. After a build succeeds, the touched rows it took into account are removed and
-the build is recorded; a failed build leaves them, so the next build recomputes them again.
+the tests of the tables it rebuilt read the touched customers' rows. After a build succeeds, the
+touched rows it took into account are removed and the build is recorded; a failed build leaves
+them, so the next build recomputes them again.
 """
 
 from collections.abc import Sequence

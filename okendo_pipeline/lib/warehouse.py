@@ -132,3 +132,15 @@ def held(database: str, owner: str, *, waiting: Callable[[str], None] = log.info
             else:
                 del _held[path]
                 os.close(fd)  # closing the descriptor releases the lock
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether ``schema.table`` exists in the connection's own database (not an attached one)."""
+    schema, name = table.split(".")
+    return bool(
+        conn.execute(
+            "select count(*) from duckdb_tables() where database_name = current_database() "
+            "and schema_name = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )

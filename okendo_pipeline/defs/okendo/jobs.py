@@ -10,6 +10,7 @@ import dagster as dg
 
 from okendo_pipeline import settings
 from okendo_pipeline.defs.common.runs import SYNCED_TAG, WAREHOUSE_TAG
+from okendo_pipeline.defs.okendo.checks import points_balance_reconciliation
 
 REFRESH_JOB = "okendo_refresh"
 MICRO_BATCH_JOB = "okendo_micro_batch"
@@ -26,9 +27,7 @@ okendo_refresh = dg.define_asset_job(
 
 # Whole-warehouse checks the nightly refresh runs and a micro-batch leaves out: each reads every
 # customer (about 1 s at 1,000,000) to judge a handful of changes.
-NIGHTLY_CHECKS = (
-    dg.AssetCheckKey(dg.AssetKey(["marts", "customer_profiles"]), "points_balance_reconciliation"),
-)
+NIGHTLY_CHECKS = (points_balance_reconciliation,)
 
 
 def micro_batch_job():  # an unresolved asset job: resolved when the definitions load

@@ -193,9 +193,9 @@ def plan(
         # picked by row id first: a filter on the table itself would read every event's
         # properties before dropping most of them (0.45 s against 0.18 s at 5.7M events).
         picked = (
-            "rowid in (select rowid from marts.customer_events where customer_key in "
-            f"(select customer_key from {scope.SCOPE_TABLE}) union select rowid from "
-            "marts.customer_events where event_id in (select event_id from retry))"
+            f"rowid in (select rowid from marts.customer_events where {_in_scope(True)} "
+            "union select rowid from marts.customer_events "
+            "where event_id in (select event_id from retry))"
             if found.scoped
             else "true"
         )

@@ -27,6 +27,7 @@ import duckdb
 
 from okendo_pipeline.lib.incremental import BUILT_CUSTOMERS_DAYS
 from okendo_pipeline.lib.sync.codec import Codec
+from okendo_pipeline.lib.warehouse import table_exists
 
 SCOPE_TABLE = "sync_scope"
 
@@ -50,22 +51,12 @@ def rules_of(codec: Codec, clear_removed: bool) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        conn.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
-
-
 def decide(
     conn: duckdb.DuckDBPyConnection, destination: str, run_id: str, rules: str, *, dry_run: bool
 ) -> PlanScope:
     """Whether this run's plan may be scoped, and (when it may) the temp table ``sync_scope``
     of the customers to compare. Called inside the plan's transaction."""
-    has_builds = _exists(conn, "raw", "model_builds")
+    has_builds = table_exists(conn, "raw.model_builds")
     built_through = (
         conn.execute("select max(finished_at) from raw.model_builds").fetchone()[0]
         if has_builds
