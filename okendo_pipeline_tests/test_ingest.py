@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -204,6 +205,37 @@ def test_crlf_blank_lines_and_invalid_utf8(landing: Path, conn: duckdb.DuckDBPyC
     assert table(conn, "select line, reason from raw.rejected_records") == [
         (4, "line is not valid UTF-8")
     ]
+
+
+def test_every_file_of_a_batch_loads_whichever_reader_it_needs(
+    landing: Path, conn: duckdb.DuckDBPyConnection
+) -> None:
+    """DuckDB reads plain files in one statement; a file it refuses (invalid UTF-8), a name it
+    would take for a pattern, and a gzip file are read in Python, in the same batch, and the
+    manifest records the sha256 of each file's bytes."""
+    write_landing(landing, "review", "a.jsonl", [envelope("review", 1), envelope("review", 2)])
+    bad = landing / "review" / "b.jsonl"
+    bad.write_bytes(json.dumps(envelope("review", 3)).encode() + b'\n{"x": "\xff"}\n')
+    write_landing(landing, "review", "c[1].jsonl", [envelope("review", 4)])
+    write_landing(landing, "review", "d.jsonl.gz", [envelope("review", 5)], gz=True)
+    write_landing(landing, "review", "e.jsonl", [envelope("review", 6), "{oops"])
+    report = load_landing(conn, landing)
+    assert (report.files_loaded, report.envelopes_new, report.rejected) == (5, 6, 2)
+    assert table(conn, "select file, line, reason from raw.rejected_records order by file") == [
+        ("review/b.jsonl", 2, "line is not valid UTF-8"),
+        ("review/e.jsonl", 2, "line is not valid JSON"),
+    ]
+    assert table(conn, "select file, line from raw.envelopes order by all") == [
+        ("review/a.jsonl", 1),
+        ("review/a.jsonl", 2),
+        ("review/b.jsonl", 1),
+        ("review/c[1].jsonl", 1),
+        ("review/d.jsonl.gz", 1),
+        ("review/e.jsonl", 1),
+    ]
+    hashes = dict(table(conn, "select file, content_hash from raw.loaded_files"))
+    for name, digest in hashes.items():
+        assert digest == hashlib.sha256((landing / name).read_bytes()).hexdigest(), name
 
 
 def test_unreadable_file_is_recorded_not_fatal(

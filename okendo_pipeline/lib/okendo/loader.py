@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import uuid
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -200,9 +201,14 @@ def _read_bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def read_lines(path: Path) -> tuple[list[str], np.ndarray]:
-    """The file's lines and a per-line flag for invalid UTF-8 (kept, with replacement chars)."""
-    data = _read_bytes(path)
+def read_lines(path: Path) -> tuple[list[str], np.ndarray, str]:
+    """The file's lines, a per-line flag for invalid UTF-8 (kept, with replacement chars), and
+    the sha256 of its bytes on disk: the manifest records the bytes the lines came from, and
+    hashing them here (hashlib lets go of the GIL) keeps a second read of every new file off
+    the load's path."""
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    data = gzip.decompress(raw) if path.name.endswith(".gz") else raw
     try:
         lines = data.decode("utf-8").split("\n")
         bad = np.zeros(len(lines), dtype=bool)
@@ -210,15 +216,15 @@ def read_lines(path: Path) -> tuple[list[str], np.ndarray]:
         # Rare path: decode line by line so one bad line does not cost the file.
         raw_lines = data.split(b"\n")
         lines, flags = [], []
-        for raw in raw_lines:
+        for raw_line in raw_lines:
             try:
-                lines.append(raw.decode("utf-8"))
+                lines.append(raw_line.decode("utf-8"))
                 flags.append(False)
             except UnicodeDecodeError:
-                lines.append(raw.decode("utf-8", errors="replace"))
+                lines.append(raw_line.decode("utf-8", errors="replace"))
                 flags.append(True)
         bad = np.array(flags, dtype=bool)
-    return lines, bad
+    return lines, bad, digest
 
 
 def _batches(files: list[LandingFile], batch_bytes: int) -> Iterator[list[LandingFile]]:
@@ -234,9 +240,10 @@ def _batches(files: list[LandingFile], batch_bytes: int) -> Iterator[list[Landin
         yield batch
 
 
-def _prefetched(
-    batches: Iterator[list[LandingFile]],
-) -> Iterator[tuple[list[LandingFile], tuple[pd.DataFrame, list[tuple[LandingFile, str]]]]]:
+Frame = tuple[pd.DataFrame, list[tuple[LandingFile, str]], dict[str, str]]
+
+
+def _prefetched(batches: Iterator[list[LandingFile]]) -> Iterator[tuple[list[LandingFile], Frame]]:
     """Read the next batch's files in a thread while DuckDB works on the current one.
 
     DuckDB releases the GIL while it executes, so file reading and line splitting overlap with
@@ -253,14 +260,16 @@ def _prefetched(
             yield pending[0], pending[1].result()
 
 
-def _frame(batch: list[LandingFile]) -> tuple[pd.DataFrame, list[tuple[LandingFile, str]]]:
-    """One frame of all lines of a batch; files that cannot be read become one rejected line."""
+def _frame(batch: list[LandingFile]) -> Frame:
+    """One frame of all lines of a batch, the files' sha256, and the files that cannot be read
+    (each becomes one rejected line)."""
     frames = []
     unreadable = []
+    digests = {}
     for f in batch:
         try:
-            lines, bad = read_lines(f.path)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            lines, bad, digests[f.rel] = read_lines(f.path)
+        except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
             unreadable.append((f, f"file could not be read: {exc}"))
             continue
         n = len(lines)
@@ -287,7 +296,7 @@ def _frame(batch: list[LandingFile]) -> tuple[pd.DataFrame, list[tuple[LandingFi
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True), unreadable
+    return pd.concat(frames, ignore_index=True), unreadable, digests
 
 
 @functools.cache
@@ -296,24 +305,28 @@ def _parse_sql() -> str:
     return f"""
     create or replace temp table batch_parsed as
     with decoded as (
-        select file, folder, line_no, line, bad_utf8,
-            case when json_valid(line)
+        select *,
+            case when is_object
                 then json_transform(line, '{validation.ENVELOPE_STRUCT}') end as env
         from (
-            -- CRLF endings lose their CR; blank lines are not records. (trim() with a set of
-            -- characters is slow on millions of rows, so the common case is tested first.)
-            select file, folder, line_no,
-                case when suffix(line, chr(13)) then line[:-2] else line end as line, bad_utf8
-            from batch_lines
-            where line <> ''
-              and (length(line) > 16 or trim(line, ' ' || chr(9) || chr(13)) <> '')
+            select *, {validation.line_kinds_sql("line")}
+            from (
+                -- CRLF endings lose their CR; blank lines are not records. (trim() with a set of
+                -- characters is slow on millions of rows, so the common case is tested first.)
+                select file, folder, line_no,
+                    case when suffix(line, chr(13)) then line[:-2] else line end as line,
+                    bad_utf8
+                from batch_lines
+                where line <> ''
+                  and (length(line) > 16 or trim(line, ' ' || chr(9) || chr(13)) <> '')
+            )
         )
     ),
     parsed as ({validation.parsed_sql("decoded")})
     select
         file, folder, line_no, line,
         case when bad_utf8 then '{NOT_UTF8}' else reason end as reason,
-        (env.resourceType ->> '$') as resource_type,
+        resource_type,
         resource_id,
         (env.topic ->> '$') as topic,
         (env.sequenceNumber ->> '$') as sequence_text,
@@ -347,10 +360,16 @@ def _process_batch(
         create or replace temp table batch_accepted as
         select resource_type, resource_id, sequence_text::hugeint as sequence_number, topic,
                version, customer_key, resource_json as resource, file, line_no as line
-        from batch_parsed where reason is null
-        qualify row_number() over (
-            partition by resource_type, resource_id, sequence_text::hugeint order by file, line_no
-        ) = 1;
+        from batch_parsed
+        where rowid in (
+            -- the first line of each key, ranked on the keys alone: a window over whole rows
+            -- moved every payload through the sort
+            select rowid from batch_parsed where reason is null
+            qualify row_number() over (
+                partition by resource_type, resource_id, sequence_text::hugeint
+                order by file, line_no
+            ) = 1
+        );
         create or replace temp table batch_new as
         select * from batch_accepted b
         anti join (
@@ -418,24 +437,24 @@ def refresh_current(conn: duckdb.DuckDBPyConnection, load_id: str) -> None:
 def recompute_current(conn: duckdb.DuckDBPyConnection, load_id: str) -> None:
     """``refresh_current``'s work, inside the caller's transaction (the erasure has its own).
 
-    One pass per load: the winning sequence number per key is found on the keys alone, then the
-    winning rows are joined back, so payloads are never sorted.
+    One pass per load: the winning row of each key is found on the keys alone, then fetched by
+    row id, so payloads are never sorted. (Joining back on type, id and sequence number took
+    15.7 s for 8.9 million resources and 1 s for 200; by row id, 5.7 s and 0.09 s. Row ids hold
+    within the transaction: nothing else writes the history meanwhile.)
     """
     conn.execute(
         """
         create or replace temp table touched as
         select distinct resource_type, resource_id from raw.pending_current;
         create or replace temp table winners as
-        select e.resource_type, e.resource_id, max(e.sequence_number) as sequence_number
+        select arg_max(e.rowid, e.sequence_number) as envelope_row
         from raw.envelopes e semi join touched t
           on e.resource_type = t.resource_type and e.resource_id = t.resource_id
-        group by all;
+        group by e.resource_type, e.resource_id;
         delete from raw.current_resources c using touched t
         where c.resource_type = t.resource_type and c.resource_id = t.resource_id;
         insert into raw.current_resources
-        select e.* from raw.envelopes e semi join winners w
-          on e.resource_type = w.resource_type and e.resource_id = w.resource_id
-         and e.sequence_number = w.sequence_number
+        select e.* from raw.envelopes e semi join winners w on e.rowid = w.envelope_row
         where e.topic <> 'delete';
         """
     )
@@ -461,25 +480,26 @@ def load_landing(
     known_stat = {(f, s, m) for f, _, s, m in known}
     known_hash = {(f, h) for f, h, _, _ in known}
     known_files = {f for f, _, _, _ in known}
-    todo: list[tuple[LandingFile, str]] = []
+    todo: list[LandingFile] = []
+    digests: dict[str, str] = {}
     for f in files:
         if (f.rel, f.size, f.mtime_ns) in known_stat:
             continue
-        digest = file_hash(f.path)
-        if (f.rel, digest) in known_hash:
-            continue
         if f.rel in known_files:
-            # Files are meant to be immutable; a changed one is loaded again (dedupe keeps the
-            # envelopes it shares with its old self) and named in the report.
+            # A known name with a new size or time: unchanged bytes are skipped. Files are meant
+            # to be immutable; a changed one is loaded again (dedupe keeps the envelopes it
+            # shares with its old self) and named in the report.
+            if (f.rel, file_hash(f.path)) in known_hash:
+                continue
             log.warning("landing file %s changed after it was loaded; loading it again", f.rel)
             report.files_changed.append(f.rel)
-        todo.append((f, digest))
+        todo.append(f)
     report.files_skipped = len(files) - len(todo)
-    digests = {f.rel: d for f, d in todo}
 
-    size = sum(f.size for f, _ in todo)
+    size = sum(f.size for f in todo)
     with progress.bar(f"load {len(todo):,} files", size, "B", scale=True) as loaded:
-        for batch, (lines, unreadable) in _prefetched(_batches([f for f, _ in todo], batch_bytes)):
+        for batch, (lines, unreadable, read) in _prefetched(_batches(todo, batch_bytes)):
+            digests.update(read)
             loaded_at = datetime.now(UTC)
             conn.execute("begin transaction")
             try:
@@ -495,7 +515,7 @@ def load_landing(
                     [
                         [
                             f.rel,
-                            digests[f.rel],
+                            digests.get(f.rel, ""),  # none: unreadable
                             f.size,
                             f.mtime_ns,
                             *per_file[f.rel],

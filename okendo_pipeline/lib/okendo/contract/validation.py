@@ -259,6 +259,20 @@ ENVELOPE_STRUCT = json.dumps(
 )
 
 
+def line_kinds_sql(line: str) -> str:
+    """``is_json`` and ``is_object`` of a line, for ``parsed_sql``'s source.
+
+    Each JSON function parses the whole line, and the line is already parsed twice (validity,
+    then the envelope); for valid JSON the first character says whether it is an object, so
+    ``json_type`` is only asked when the line starts with something else (leading whitespace).
+    """
+    return (
+        f"json_valid({line}) as is_json, "
+        f"case when not json_valid({line}) then false when {line}[1] = '{{' then true "
+        f"else json_type({line}) = 'OBJECT' end as is_object"
+    )
+
+
 def resource_struct(model: type[Resource]) -> str:
     """The ``json_transform`` structure of one resource type: every field as a JSON leaf."""
     return json.dumps({field.alias or "": "JSON" for field in model.model_fields.values()})
@@ -266,7 +280,7 @@ def resource_struct(model: type[Resource]) -> str:
 
 def _envelope_reason_sql(env: str) -> str:
     """Line- and envelope-level problems; early exits stop before the resource is looked at."""
-    rtype = f"({env}.resourceType ->> '$')"
+    rtype = "resource_type"
     envelope_checks = _model_sql(Envelope, lambda k: f"{env}.{k}", None)
     type_list = ", ".join(sql_str(t) for t in RESOURCE_TYPES)
     mismatch = (
@@ -274,8 +288,8 @@ def _envelope_reason_sql(env: str) -> str:
         f" || chr(39) || folder || chr(39)"
     )
     return f"""case
-        when not json_valid(line) then {sql_str(NOT_JSON)}
-        when json_type(line) <> 'OBJECT' then {sql_str(NOT_OBJECT_LINE)}
+        when not is_json then {sql_str(NOT_JSON)}
+        when not is_object then {sql_str(NOT_OBJECT_LINE)}
         when coalesce(json_type({env}.resourceType), '') <> 'VARCHAR'
             or {rtype} not in ({type_list}) then {sql_str(UNKNOWN_TYPE)}
         when {rtype} <> folder then {mismatch}
@@ -285,12 +299,10 @@ def _envelope_reason_sql(env: str) -> str:
 
 def _resource_checks_apply_sql(env: str) -> str:
     """Resource fields are checked once the envelope names a known type, a topic and an object."""
-    rtype = f"({env}.resourceType ->> '$')"
+    rtype = "resource_type"
     type_list = ", ".join(sql_str(t) for t in RESOURCE_TYPES)
-    # CASE, not AND: DuckDB evaluates both sides of AND, and json_type() fails on invalid JSON.
     return (
-        f"(case when json_valid(line) then json_type(line) = 'OBJECT' end "
-        f"and json_type({env}.resourceType) = 'VARCHAR' and {rtype} in ({type_list}) "
+        f"(is_object and json_type({env}.resourceType) = 'VARCHAR' and {rtype} in ({type_list}) "
         f"and {rtype} = folder and json_type({env}.resource) = 'OBJECT' "
         f"and json_type({env}.topic) = 'VARCHAR' "
         f"and ({env}.topic ->> '$') in ('create', 'update', 'delete'))"
@@ -321,18 +333,20 @@ def _type_branch_sql(name: str, model: type[Resource], env: str) -> str:
         f"else {_concat(checks)} end, "
         f"({id_frag} ->> '$'), {key} "
         f"from (select *, json_transform({env}.resource, '{struct}') as r from base "
-        f"where applies and ({env}.resourceType ->> '$') = {sql_str(name)})"
+        f"where applies and resource_type = {sql_str(name)})"
     )
 
 
 def parsed_sql(source: str, env: str = "env") -> str:
-    """A SELECT over ``source`` adding ``reason`` (NULL when accepted), ``resource_id`` and
-    ``customer_key`` (``lower(trim(email))`` of the keying email; NULL for tiers).
+    """A SELECT over ``source`` adding ``resource_type`` (read once: every branch filters on
+    it), ``reason`` (NULL when accepted), ``resource_id`` and ``customer_key``
+    (``lower(trim(email))`` of the keying email; NULL for tiers).
 
-    ``source`` has ``line``, ``folder`` and ``env`` (``json_transform(line, ENVELOPE_STRUCT)``
-    for valid JSON, else NULL). Each type's fields are decoded and checked in their own branch
-    of a UNION ALL filtered to that type: in one large CASE, DuckDB evaluated every type's
-    checks on every row, which made parsing several times slower.
+    ``source`` has ``line``, ``folder``, ``is_json`` and ``is_object`` (``line_kinds_sql``) and
+    ``env`` (``json_transform(line, ENVELOPE_STRUCT)`` for an object, else NULL). Each type's
+    fields are decoded and checked in their own branch of a UNION ALL filtered to that type: in
+    one large CASE, DuckDB evaluated every type's checks on every row, which made parsing
+    several times slower.
     """
     branches = [
         "select *, NULL::varchar as resource_reason, NULL::varchar as resource_id, "
@@ -344,7 +358,7 @@ def parsed_sql(source: str, env: str = "env") -> str:
     with base as materialized (
         select *, {_envelope_reason_sql(env)} as envelope_reason,
             coalesce({_resource_checks_apply_sql(env)}, false) as applies
-        from {source}
+        from (select *, ({env}.resourceType ->> '$') as resource_type from {source})
     ),
     checked as (
         {union}
