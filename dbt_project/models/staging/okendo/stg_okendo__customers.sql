@@ -1,3 +1,4 @@
+{% call okendo_parse_once() %}
 with source as ({{ okendo_current('customer') }})
 
 select
@@ -12,3 +13,4 @@ select
     sequence_number,
     loaded_at
 from source
+{% endcall %}

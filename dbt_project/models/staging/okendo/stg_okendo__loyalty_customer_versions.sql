@@ -1,5 +1,6 @@
 -- Every accepted version of every loyalty customer (the history, not the current state): tier
 -- changes are read from consecutive versions. Deletes are versions without a tier.
+{% call okendo_parse_once() %}
 with source as (
     select * from {{ source('okendo_raw', 'envelopes') }}
     where resource_type = 'loyalty_customer'
@@ -17,3 +18,4 @@ select
     {{ okendo_timestamp('$.dateUpdated') }} as updated_at,
     loaded_at
 from source
+{% endcall %}

@@ -1,4 +1,5 @@
 -- The three loyalty transaction types in one ledger: signed points per transaction.
+{% call okendo_parse_once() %}
 with source as (
     select * from {{ source('okendo_raw', 'current_resources') }}
     where resource_type in (
@@ -40,3 +41,4 @@ select
     sequence_number,
     loaded_at
 from source
+{% endcall %}

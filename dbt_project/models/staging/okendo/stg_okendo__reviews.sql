@@ -1,3 +1,4 @@
+{% call okendo_parse_once() %}
 with source as ({{ okendo_current('review') }})
 
 select
@@ -27,3 +28,4 @@ select
     sequence_number,
     loaded_at
 from source
+{% endcall %}

@@ -1,3 +1,4 @@
+{% call okendo_parse_once() %}
 with source as ({{ okendo_current('loyalty_vip_tier') }})
 
 select
@@ -9,3 +10,4 @@ select
     sequence_number,
     loaded_at
 from source
+{% endcall %}
