@@ -71,6 +71,10 @@ def _mutations() -> list[tuple[str, str]]:
         ("review", '"text"'),
         ("review", "null"),
         ("review", "12"),
+        # whether a line is an object is read from its first character unless it is whitespace
+        ("review", " \t" + json.dumps(envelope("review", 9))),
+        ("review", "  [1]"),
+        ("review", '"{}"'),
         ("order", json.dumps(envelope("review", 1))),
         ("nonsense", "{}"),
     ]

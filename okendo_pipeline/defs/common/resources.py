@@ -82,11 +82,12 @@ class RunSettingsResource(dg.ConfigurableResource):
     def reference_date(self) -> date:
         return date.fromisoformat(self.as_of) if self.as_of else datetime.now(UTC).date()
 
-    def dbt_vars(self, database: str) -> dict[str, object]:
-        """dbt's vars for a build: the warehouse (dbt's profile reads it), the reference date
-        (so builds can be replayed) and the points expiry."""
+    def dbt_vars(self, warehouse: WarehouseResource) -> dict[str, object]:
+        """dbt's vars for a build: the warehouse and its memory bound (dbt's profile reads
+        them), the reference date (so builds can be replayed) and the points expiry."""
         return {
-            "duckdb_path": database,
+            "duckdb_path": warehouse.database,
+            "memory_limit": warehouse.memory_limit,
             "as_of": self.reference_date().isoformat(),
             "points_expiry_months": self.points_expiry_months,
         }

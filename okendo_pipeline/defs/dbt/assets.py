@@ -53,10 +53,10 @@ def okendo_dbt_models(
     run_settings: RunSettingsResource,
 ):
     """``dbt build`` of the selected models: models and their tests, streamed as events. The
-    warehouse path, the reference date and the points expiry reach dbt as its vars. Incremental
-    (the customers the loads since the last build touched, without the views and unit tests
-    that only a changed project could change) unless a full build is due."""
-    dbt_vars = run_settings.dbt_vars(warehouse.database)
+    warehouse path and memory bound, the reference date and the points expiry reach dbt as its
+    vars. Incremental (the customers the loads since the last build touched, without the views
+    and unit tests that only a changed project could change) unless a full build is due."""
+    dbt_vars = run_settings.dbt_vars(warehouse)
     with warehouse.connect() as conn:  # closed again before dbt opens the file
         sync_schema.ensure_schema(conn)  # the sync history views read the sync tables
         plan = incremental.plan_build(

@@ -27,6 +27,7 @@ import pandas as pd
 
 from okendo_pipeline.lib import progress
 from okendo_pipeline.lib.okendo.contract import validation
+from okendo_pipeline.lib.okendo.contract.rules import sql_str
 
 log = logging.getLogger(__name__)
 
@@ -300,10 +301,11 @@ def _frame(batch: list[LandingFile]) -> Frame:
 
 
 @functools.cache
-def _parse_sql() -> str:
-    """The batch parse statement; built once per process (it is compiled from the models)."""
+def _parse_sql(folder: str) -> str:
+    """The parse of one folder's lines of a batch (compiled from the models, once per folder
+    and process); ``batch_parsed`` gets every folder's rows."""
     return f"""
-    create or replace temp table batch_parsed as
+    insert into batch_parsed
     with decoded as (
         select *,
             case when is_object
@@ -317,14 +319,16 @@ def _parse_sql() -> str:
                     case when suffix(line, chr(13)) then line[:-2] else line end as line,
                     bad_utf8
                 from batch_lines
-                where line <> ''
+                where folder = {sql_str(folder)} and line <> ''
                   and (length(line) > 16 or trim(line, ' ' || chr(9) || chr(13)) <> '')
             )
         )
     ),
-    parsed as ({validation.parsed_sql("decoded")})
+    parsed as ({validation.parsed_sql("decoded", folder)})
     select
-        file, folder, line_no, line,
+        file, folder, line_no,
+        -- the text is kept for rejected lines only: an accepted one lives on as its envelope
+        case when bad_utf8 or reason is not null then line end as line,
         case when bad_utf8 then '{NOT_UTF8}' else reason end as reason,
         resource_type,
         resource_id,
@@ -337,11 +341,26 @@ def _parse_sql() -> str:
     """
 
 
+BATCH_PARSED_SQL = """
+create or replace temp table batch_parsed (
+    file varchar, folder varchar, line_no bigint, line varchar, reason varchar,
+    resource_type varchar, resource_id varchar, topic varchar, sequence_text varchar,
+    version varchar, customer_key varchar, resource_json json
+)
+"""
+
+
 def _process_batch(
-    conn: duckdb.DuckDBPyConnection, lines: pd.DataFrame, load_id: str, loaded_at: datetime
+    conn: duckdb.DuckDBPyConnection,
+    batch: list[LandingFile],
+    lines: pd.DataFrame,
+    load_id: str,
+    loaded_at: datetime,
 ) -> None:
     conn.register("batch_lines", lines)
-    conn.execute(_parse_sql())
+    conn.execute(BATCH_PARSED_SQL)
+    for folder in sorted({f.folder for f in batch}):
+        conn.execute(_parse_sql(folder))
     conn.unregister("batch_lines")
     # A bad line counts once per file it appears in (specification, "Fine print: input").
     conn.execute(
@@ -503,7 +522,7 @@ def load_landing(
             loaded_at = datetime.now(UTC)
             conn.execute("begin transaction")
             try:
-                _process_batch(conn, lines, report.load_id, loaded_at)
+                _process_batch(conn, batch, lines, report.load_id, loaded_at)
                 for f, reason in unreadable:
                     conn.execute(
                         "insert into raw.rejected_records values (?, ?, 0, ?, NULL, ?, ?)",
