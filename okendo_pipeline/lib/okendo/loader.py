@@ -372,23 +372,20 @@ def _process_batch(
         """,
         [load_id, loaded_at],
     )
-    # The same (resource type, id, sequence number) is one envelope: first seen wins. The join
-    # against the history builds on the (small) batch side, so a batch costs one scan of keys.
+    # The same (resource type, id, sequence number) is one envelope: first seen wins. Ranked and
+    # compared with the history on the keys alone (a window over whole rows moved every payload
+    # through the sort); the new rows are then copied once, by row id, into the history. The
+    # join against the history builds on the (small) batch side: a batch costs one scan of keys.
     conn.execute(
         """
         create or replace temp table batch_accepted as
-        select resource_type, resource_id, sequence_text::hugeint as sequence_number, topic,
-               version, customer_key, resource_json as resource, file, line_no as line
-        from batch_parsed
-        where rowid in (
-            -- the first line of each key, ranked on the keys alone: a window over whole rows
-            -- moved every payload through the sort
-            select rowid from batch_parsed where reason is null
-            qualify row_number() over (
-                partition by resource_type, resource_id, sequence_text::hugeint
-                order by file, line_no
-            ) = 1
-        );
+        select rowid as parsed_row, resource_type, resource_id,
+               sequence_text::hugeint as sequence_number, file
+        from batch_parsed where reason is null
+        qualify row_number() over (
+            partition by resource_type, resource_id, sequence_text::hugeint
+            order by file, line_no
+        ) = 1;
         create or replace temp table batch_new as
         select * from batch_accepted b
         anti join (
@@ -403,9 +400,9 @@ def _process_batch(
     conn.execute(
         """
         insert into raw.envelopes
-        select resource_type, resource_id, sequence_number, topic, version, customer_key,
-               resource, file, line, ?, ?
-        from batch_new
+        select resource_type, resource_id, sequence_text::hugeint, topic, version, customer_key,
+               resource_json, file, line_no, ?, ?
+        from batch_parsed where rowid in (select parsed_row from batch_new)
         """,
         [load_id, loaded_at],
     )
