@@ -207,12 +207,13 @@ def test_crlf_blank_lines_and_invalid_utf8(landing: Path, conn: duckdb.DuckDBPyC
     ]
 
 
-def test_every_file_of_a_batch_loads_whichever_reader_it_needs(
+def test_a_batch_of_mixed_files_loads_every_line_and_records_each_files_hash(
     landing: Path, conn: duckdb.DuckDBPyConnection
 ) -> None:
-    """DuckDB reads plain files in one statement; a file it refuses (invalid UTF-8), a name it
-    would take for a pattern, and a gzip file are read in Python, in the same batch, and the
-    manifest records the sha256 of each file's bytes."""
+    """Plain and gzip files, a line of invalid UTF-8 and a name with pattern characters, in one
+    batch: every good line loads, each bad one is rejected with its reason, and the manifest
+    records the sha256 of each file's bytes on disk (hashed from the bytes the lines came
+    from, in the reader thread)."""
     write_landing(landing, "review", "a.jsonl", [envelope("review", 1), envelope("review", 2)])
     bad = landing / "review" / "b.jsonl"
     bad.write_bytes(json.dumps(envelope("review", 3)).encode() + b'\n{"x": "\xff"}\n')
