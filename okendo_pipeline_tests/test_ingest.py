@@ -251,6 +251,14 @@ def test_unreadable_file_is_recorded_not_fatal(
         conn, "select reason from raw.rejected_records where file = 'review/broken.jsonl.gz'"
     )[0]
     assert reason.startswith("file could not be read:")
+    # its bytes are hashed all the same: touched but unchanged, it is not read again
+    broken = landing / "review" / "broken.jsonl.gz"
+    assert table(conn, "select content_hash from raw.loaded_files where file like '%broken%'") == [
+        (hashlib.sha256(broken.read_bytes()).hexdigest(),)
+    ]
+    os.utime(broken, ns=(1, 1))
+    again = load_landing(conn, landing)
+    assert (again.files_loaded, again.rejected) == (0, 0)
 
 
 def test_only_envelope_files_directly_in_type_folders(

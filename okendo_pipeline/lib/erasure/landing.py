@@ -17,7 +17,7 @@ from pathlib import Path
 
 from okendo_pipeline.lib.erasure.addresses import line_key, parse_line, redact
 from okendo_pipeline.lib.files import replace_durably
-from okendo_pipeline.lib.okendo.loader import LandingFile, _read_bytes, discover
+from okendo_pipeline.lib.okendo.loader import LandingFile, discover, unpacked
 
 
 @dataclass
@@ -88,7 +88,7 @@ def erase_landing(
     needles = [k.encode() for k in sorted(keys)]
     for f in discover(landing):
         report.files_scanned += 1
-        data = _read_bytes(f.path)
+        data = unpacked(f.path, f.path.read_bytes())
         spans = _lines_holding(data, needles)
         if not spans and f.rel not in known_files:
             continue

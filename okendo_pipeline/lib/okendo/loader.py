@@ -195,21 +195,14 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_bytes(path: Path) -> bytes:
-    if path.name.endswith(".gz"):
-        with gzip.open(path, "rb") as fh:
-            return fh.read()
-    return path.read_bytes()
+def unpacked(path: Path, raw: bytes) -> bytes:
+    """A landing file's content from its bytes on disk (gzip files decompressed)."""
+    return gzip.decompress(raw) if path.name.endswith(".gz") else raw
 
 
-def read_lines(path: Path) -> tuple[list[str], np.ndarray, str]:
-    """The file's lines, a per-line flag for invalid UTF-8 (kept, with replacement chars), and
-    the sha256 of its bytes on disk: the manifest records the bytes the lines came from, and
-    hashing them here (hashlib lets go of the GIL) keeps a second read of every new file off
-    the load's path."""
-    raw = path.read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
-    data = gzip.decompress(raw) if path.name.endswith(".gz") else raw
+def read_lines(data: bytes) -> tuple[list[str], np.ndarray]:
+    """The lines of a file's content and a per-line flag for invalid UTF-8 (kept, with
+    replacement chars)."""
     try:
         lines = data.decode("utf-8").split("\n")
         bad = np.zeros(len(lines), dtype=bool)
@@ -225,7 +218,7 @@ def read_lines(path: Path) -> tuple[list[str], np.ndarray, str]:
                 lines.append(raw_line.decode("utf-8", errors="replace"))
                 flags.append(True)
         bad = np.array(flags, dtype=bool)
-    return lines, bad, digest
+    return lines, bad
 
 
 def _batches(files: list[LandingFile], batch_bytes: int) -> Iterator[list[LandingFile]]:
@@ -269,7 +262,12 @@ def _frame(batch: list[LandingFile]) -> Frame:
     digests = {}
     for f in batch:
         try:
-            lines, bad, digests[f.rel] = read_lines(f.path)
+            raw = f.path.read_bytes()
+            # The manifest records the bytes the lines came from; hashing them here (hashlib
+            # lets go of the GIL) keeps a second read of every new file off the load's path.
+            # A file that cannot be unpacked keeps its hash, so it is not read again unchanged.
+            digests[f.rel] = hashlib.sha256(raw).hexdigest()
+            lines, bad = read_lines(unpacked(f.path, raw))
         except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
             unreadable.append((f, f"file could not be read: {exc}"))
             continue
