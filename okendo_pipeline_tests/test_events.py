@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -73,3 +74,62 @@ def test_a_late_version_keeps_the_tier_change_event(landing: Path, tmp_path: Pat
         before[0][0] == after[0][0] == "loyalty-tier-changed:lc-1:Gold:2026-03-01T00:00:00.000000Z"
     )
     assert before[0][3] == after[0][3]  # occurred at the entry into Gold either way
+
+
+def catalogue_mismatches(database: Path, *, full: bool) -> set[str]:
+    """The event ids the dbt test ``assert_event_properties_match_catalogue`` returns, compiled
+    by dbt for ``database`` (``full``: as a full build checks, else the touched customers)."""
+    import subprocess
+
+    from okendo_pipeline.defs.common.resources import RunSettingsResource, WarehouseResource
+    from okendo_pipeline.lib.dbt_project import dbt_project
+
+    target = database.parent / "dbt-check"
+    warehouse = WarehouseResource(database=str(database))
+    subprocess.run(
+        ["dbt", "compile", "--quiet", "--select", "assert_event_properties_match_catalogue",
+         "--vars", json.dumps(RunSettingsResource().dbt_vars(warehouse)),
+         "--target-path", str(target), *(["--full-refresh"] if full else [])],
+        cwd=dbt_project.project_dir, check=True, capture_output=True,
+    )  # fmt: skip
+    sql = next(target.rglob("assert_event_properties_match_catalogue.sql")).read_text()
+    with duckdb.connect(str(database), read_only=True) as conn:
+        return {r[0] for r in conn.execute(f"select event_id from ({sql})").fetchall()}
+
+
+def test_the_catalogue_test_returns_each_event_whose_keys_differ(tmp_path: Path) -> None:
+    """The catalogue check (dbt's singular test on customer_events) finds an extra key, a
+    missing key and a referral opt-in whose role names the other variant, and nothing else; an
+    incremental build's check reads only the touched customers' events."""
+    landing, database = tmp_path / "landing", tmp_path / "w.duckdb"
+    generate(landing, 200, seed=5, as_of=date(2026, 6, 1))
+    assert run_refresh(landing, database, as_of="2026-06-01").success
+    assert catalogue_mismatches(database, full=True) == set()
+
+    with duckdb.connect(str(database)) as conn:
+        def one(name: str, role: str | None = None) -> tuple[str, str]:
+            return conn.execute(
+                "select event_id, customer_key from marts.customer_events where event_name = ? "
+                "and (? is null or properties ->> 'customer_role' = ?) order by event_id limit 1",
+                [name, role, role],
+            ).fetchone()  # fmt: skip
+
+        extra, extra_customer = one("Okendo Review Created")
+        missing, missing_customer = one("Okendo Loyalty Points Awarded")
+        swapped, swapped_customer = one("Opted In to Okendo Referrals", "referrer")
+        for event_id, patch in [
+            (extra, {"unexpected": 1}),
+            (missing, {"points": None}),  # a merge patch's null removes the key
+            (swapped, {"customer_role": "recipient"}),
+        ]:
+            conn.execute(
+                "update marts.customer_events set properties = json_merge_patch(properties, ?) "
+                "where event_id = ?",
+                [json.dumps(patch), event_id],
+            )
+        conn.execute("insert into raw.touched_customers values (?, 'check')", [extra_customer])
+
+    assert catalogue_mismatches(database, full=True) == {extra, missing, swapped}
+    customers = {extra: extra_customer, missing: missing_customer, swapped: swapped_customer}
+    touched = {event for event, customer in customers.items() if customer == extra_customer}
+    assert catalogue_mismatches(database, full=False) == touched

@@ -1,14 +1,18 @@
 -- Review events: Okendo Review Created, Okendo Review Request, Okendo Review Request Cancelled.
-with reviews as (select * from {{ okendo_scoped(ref('stg_okendo__reviews')) }}),
-requests as (select * from {{ okendo_scoped(ref('stg_okendo__review_requests')) }}),
-
-media as (
+-- A review's media and a request's products are read with one json_transform each into typed
+-- lists (text fields, as `->>` reads them): per-item `->>` parsed each item once per field
+-- (4.8 s against 2.5 s for 2M requests at 1,000,000 customers, the same JSON out).
+with reviews as (
     select
-        review_id,
-        list_filter(json_extract(media, '$[*]'), lambda m: (m ->> '$.type') = 'image') as images,
-        list_filter(json_extract(media, '$[*]'), lambda m: (m ->> '$.type') = 'video') as videos
-    from reviews
-)
+        *,
+        list_filter(media_items, lambda m: m.type = 'image') as images,
+        list_filter(media_items, lambda m: m.type = 'video') as videos
+    from (
+        select *, json_transform(media, '[{"type": "VARCHAR", "url": "VARCHAR"}]') as media_items
+        from {{ okendo_scoped(ref('stg_okendo__reviews')) }}
+    )
+),
+requests as (select * from {{ okendo_scoped(ref('stg_okendo__review_requests')) }})
 
 select
     {{ okendo_event_id(["'review-created'", 'reviews.review_id']) }} as event_id,
@@ -26,15 +30,14 @@ select
         'is_recommended', reviews.is_recommended,
         'overall_sentiment', reviews.sentiment,
         'language_code', reviews.language_code,
-        'photo_count', coalesce(len(media.images), 0),
-        'photo_urls', coalesce(list_transform(media.images, lambda m: m ->> '$.url'), []),
-        'video_count', coalesce(len(media.videos), 0),
+        'photo_count', coalesce(len(reviews.images), 0),
+        'photo_urls', coalesce(list_transform(reviews.images, lambda m: m.url), []),
+        'video_count', coalesce(len(reviews.videos), 0),
         'verified_status', reviews.verified_status,
         'achieved_reward', reviews.achieved_reward,
         'order_id', reviews.order_id
     ) as properties
 from reviews
-left join media using (review_id)
 
 union all
 
@@ -49,12 +52,16 @@ select
         'order_number', order_number,
         'first_name', given_name,
         'last_name', family_name,
-        'products', coalesce(list_transform(json_extract(products, '$[*]'), lambda p: json_object(
-            'product_id', p ->> '$.productId',
-            'name', p ->> '$.name',
-            'image_url', p ->> '$.imageUrl',
-            'review_url', p ->> '$.reviewUrl'
-        )), [])
+        'products', coalesce(list_transform(
+            json_transform(products, '[{"productId": "VARCHAR", "name": "VARCHAR",
+                                        "imageUrl": "VARCHAR", "reviewUrl": "VARCHAR"}]'),
+            lambda p: json_object(
+                'product_id', p.productId,
+                'name', p.name,
+                'image_url', p.imageUrl,
+                'review_url', p.reviewUrl
+            )
+        ), [])
     )
 from requests
 

@@ -14,22 +14,25 @@ with catalogue as (
     from {{ ref('event_catalogue') }}
 ),
 
--- An incremental build's events are picked first (materialized), so keys are read from those
--- alone: left to the planner, the anti-join read every event's properties (0.4-0.6 s at 5.7M
--- events). A full build checks every event as it streams by.
+-- Each event's sorted keys and role are computed once, then anti-joined with the catalogue on
+-- plain columns: left as a correlated `not exists` over the properties, DuckDB grouped and
+-- hashed every event's whole properties text (15.3 s at 5.7M events; 3.6 s now). An
+-- incremental build's events are picked first (materialized), so keys are read from those
+-- alone; a full build checks every event as it streams by.
 {%- set scope = okendo_test_scope(ref('customer_events')) %}
 events as {{ 'materialized' if scope }} (
-    select event_id, event_name, properties
+    select
+        event_id,
+        event_name,
+        properties ->> 'customer_role' as customer_role,
+        list_sort(json_keys(properties)) as property_keys
     from {{ ref('customer_events') }}
     where {{ scope or 'true' }}
 )
 
-select events.event_id, events.event_name, json_keys(events.properties) as got
+select events.event_id, events.event_name, events.property_keys as got
 from events
-where not exists (
-    select 1
-    from catalogue
-    where catalogue.event_name = events.event_name
-      and (catalogue.variant is null or catalogue.variant = events.properties ->> 'customer_role')
-      and catalogue.property_keys = list_sort(json_keys(events.properties))
-)
+anti join catalogue
+    on catalogue.event_name = events.event_name
+    and catalogue.property_keys = events.property_keys
+    and (catalogue.variant is null or catalogue.variant = events.customer_role)
