@@ -107,6 +107,7 @@ def test_the_catalogue_test_returns_each_event_whose_keys_differ(tmp_path: Path)
     assert catalogue_mismatches(database, full=True) == set()
 
     with duckdb.connect(str(database)) as conn:
+
         def one(name: str, role: str | None = None) -> tuple[str, str]:
             return conn.execute(
                 "select event_id, customer_key from marts.customer_events where event_name = ? "
