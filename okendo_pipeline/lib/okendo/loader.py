@@ -454,23 +454,42 @@ def recompute_current(conn: duckdb.DuckDBPyConnection, load_id: str) -> None:
     One pass per load: the winning row of each key is found on the keys alone, then fetched by
     row id, so payloads are never sorted. (Joining back on type, id and sequence number took
     15.7 s for 8.9 million resources and 1 s for 200; by row id, 5.7 s and 0.09 s. Row ids hold
-    within the transaction: nothing else writes the history meanwhile.)
+    within the transaction: nothing else writes the history meanwhile.) A deleted key is left
+    out of the winners, not filtered from the history's scan: with a filter there, DuckDB
+    guessed the history the smaller side and built its hash table on the payloads (4.2 s against
+    1.8 s for 8.9 million). An empty current state (a first load) takes every key's winner
+    without matching the touched keys or deleting.
     """
+    first = conn.execute(
+        "select count(*) = 0 from (select 1 from raw.current_resources limit 1)"
+    ).fetchone()[0]
     conn.execute(
-        """
-        create or replace temp table touched as
-        select distinct resource_type, resource_id from raw.pending_current;
+        "create or replace temp table touched as "
+        "select distinct resource_type, resource_id from raw.pending_current"
+    )
+    touched_only = "" if first else (
+        "semi join touched t "
+        "on e.resource_type = t.resource_type and e.resource_id = t.resource_id"
+    )  # fmt: skip
+    # (resource type, id, sequence number) is unique in the history, so both arg_max pick the
+    # same row: the key's latest version.
+    conn.execute(
+        f"""
         create or replace temp table winners as
         select arg_max(e.rowid, e.sequence_number) as envelope_row
-        from raw.envelopes e semi join touched t
-          on e.resource_type = t.resource_type and e.resource_id = t.resource_id
-        group by e.resource_type, e.resource_id;
-        delete from raw.current_resources c using touched t
-        where c.resource_type = t.resource_type and c.resource_id = t.resource_id;
-        insert into raw.current_resources
-        select e.* from raw.envelopes e semi join winners w on e.rowid = w.envelope_row
-        where e.topic <> 'delete';
+        from raw.envelopes e {touched_only}
+        group by e.resource_type, e.resource_id
+        having arg_max(e.topic, e.sequence_number) <> 'delete'
         """
+    )
+    if not first:
+        conn.execute(
+            "delete from raw.current_resources c using touched t "
+            "where c.resource_type = t.resource_type and c.resource_id = t.resource_id"
+        )
+    conn.execute(
+        "insert into raw.current_resources "
+        "select e.* from raw.envelopes e semi join winners w on e.rowid = w.envelope_row"
     )
     conn.execute(TOUCHED_CUSTOMERS_SQL, [load_id])
     conn.execute("delete from raw.pending_current")
