@@ -21,56 +21,51 @@ def profile_items(
     operations: dict[str, str],
     customers: list[str] | None = None,
 ) -> Iterator[Item]:
-    """The planned profiles as items, only their changed fields; read ``CHUNK_ROWS`` at a time
-    so memory stays bounded whatever the size of the plan (``customers``: only theirs). A codec
-    that renders profiles in SQL gives the same objects its sends carry."""
+    """The planned profiles as items, only their changed fields (``customers``: only theirs).
+    A codec that renders profiles in SQL gives the same objects its sends carry."""
     if codec.profile_sql is not None:
-        yield from _rendered_profile_items(conn, codec, run_id, operations, customers)
-        return
-    names = ["seq", "row_key", "operation", "changed_fields", "identity_kind", "identity"]
-    names += [*COLUMNS, ATTRIBUTES, "old_attributes"]
-    sql = f"""
-        select {", ".join(names)} from sync.outbox_profiles
-        where run_id = ? and destination = ? and seq > ?
-          and (?::varchar[] is null or list_contains(?::varchar[], row_key))
-        order by seq limit {CHUNK_ROWS}
-    """
-    last = 0
-    while True:
-        rows = conn.execute(sql, [run_id, codec.name, last, customers, customers]).fetchall()
-        if not rows:
-            return
-        for row in rows:
-            rec = dict(zip(names, row, strict=True))
-            changed = {f: rec[f] for f in rec["changed_fields"] if f != ATTRIBUTES}
-            if ATTRIBUTES in rec["changed_fields"]:
-                old = rec["old_attributes"] if rec["operation"] != "create" else None
-                changed.update(attribute_changes(rec[ATTRIBUTES], old))
-            operations[rec["row_key"]] = rec["operation"]
-            yield codec.profile_item(rec["row_key"], rec["identity_kind"], rec["identity"], changed)
-        last = rows[-1][0]
-
-
-def _rendered_profile_items(
-    conn: duckdb.DuckDBPyConnection,
-    codec: Codec,
-    run_id: str,
-    operations: dict[str, str],
-    customers: list[str] | None,
-) -> Iterator[Item]:
-    sql = f"""
-        select seq, row_key, operation, identity, {codec.profile_sql}
-        from sync.outbox_profiles
-        where run_id = ? and destination = ? and seq > ?
-          and (?::varchar[] is null or list_contains(?::varchar[], row_key))
-        order by seq limit {CHUNK_ROWS}
-    """
-    last = 0
-    while rows := conn.execute(sql, [run_id, codec.name, last, customers, customers]).fetchall():
-        for _, key, operation, identity, obj in rows:
+        columns = f"row_key, operation, identity, {codec.profile_sql}"
+        for _, key, operation, identity, obj in _planned(
+            conn, "sync.outbox_profiles", columns, "row_key", run_id, codec.name, customers
+        ):
             operations[key] = operation
             yield Item(key, identity, json.loads(obj))
-        last = rows[-1][0]
+        return
+    names = ["row_key", "operation", "changed_fields", "identity_kind", "identity"]
+    names += [*COLUMNS, ATTRIBUTES, "old_attributes"]
+    for row in _planned(conn, "sync.outbox_profiles", ", ".join(names), "row_key",
+                        run_id, codec.name, customers):  # fmt: skip
+        rec = dict(zip(names, row[1:], strict=True))
+        changed = {f: rec[f] for f in rec["changed_fields"] if f != ATTRIBUTES}
+        if ATTRIBUTES in rec["changed_fields"]:
+            old = rec["old_attributes"] if rec["operation"] != "create" else None
+            changed.update(attribute_changes(rec[ATTRIBUTES], old))
+        operations[rec["row_key"]] = rec["operation"]
+        yield codec.profile_item(rec["row_key"], rec["identity_kind"], rec["identity"], changed)
+
+
+def _planned(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: str,
+    key: str,
+    run_id: str,
+    destination: str,
+    keys: list[str] | None,
+) -> Iterator[tuple]:
+    """A run's planned rows of ``table``: ``seq`` and then ``columns``, in ``seq`` order and
+    ``CHUNK_ROWS`` at a time, so memory stays bounded whatever the size of the plan (``keys``:
+    only the rows whose ``key`` column is one of them)."""
+    sql = f"""
+        select seq, {columns} from {table}
+        where run_id = $run_id and destination = $destination and seq > $last
+          and ($keys::varchar[] is null or list_contains($keys::varchar[], {key}))
+        order by seq limit {CHUNK_ROWS}
+    """
+    params = {"run_id": run_id, "destination": destination, "keys": keys, "last": 0}
+    while rows := conn.execute(sql, params).fetchall():
+        yield from rows
+        params["last"] = rows[-1][0]
 
 
 def profile_bodies(
@@ -132,18 +127,8 @@ def event_items(
 ) -> Iterator[Item]:
     """The planned events as items, in the order they occurred (``identities``: only the
     events sent under them)."""
-    sql = f"""
-        select seq, event_id, identity_kind, identity, event_name, occurred_at, properties
-        from sync.outbox_events
-        where run_id = ? and destination = ? and seq > ?
-          and (?::varchar[] is null or list_contains(?::varchar[], identity))
-        order by seq limit {CHUNK_ROWS}
-    """
-    last = 0
-    while True:
-        rows = conn.execute(sql, [run_id, codec.name, last, identities, identities]).fetchall()
-        if not rows:
-            return
-        for _, event_id, kind, identity, name, occurred_at, props in rows:
-            yield codec.event_item(event_id, kind, identity, name, occurred_at, props)
-        last = rows[-1][0]
+    columns = "event_id, identity_kind, identity, event_name, occurred_at, properties"
+    for _, event_id, kind, identity, name, occurred_at, props in _planned(
+        conn, "sync.outbox_events", columns, "identity", run_id, codec.name, identities
+    ):
+        yield codec.event_item(event_id, kind, identity, name, occurred_at, props)
