@@ -199,11 +199,13 @@ def test_crlf_blank_lines_and_invalid_utf8(landing: Path, conn: duckdb.DuckDBPyC
     path = landing / "review" / "a.jsonl"
     path.parent.mkdir(parents=True)
     good = json.dumps(envelope("review", 1)).encode()
-    path.write_bytes(good + b"\r\n\r\n   \n" + b'{"x": "\xff"}\n')
+    # blank lines of any length (the fourth is longer than the parse's short-line shortcut)
+    blanks = b"\r\n\r\n   \n" + b" \t" * 12 + b"\r\n"
+    path.write_bytes(good + blanks + b'{"x": "\xff"}\n')
     report = load_landing(conn, landing)
-    assert (report.envelopes_new, report.rejected) == (1, 1)
+    assert (report.lines, report.envelopes_new, report.rejected) == (2, 1, 1)
     assert table(conn, "select line, reason from raw.rejected_records") == [
-        (4, "line is not valid UTF-8")
+        (5, "line is not valid UTF-8")
     ]
 
 

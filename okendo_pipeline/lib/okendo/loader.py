@@ -313,14 +313,15 @@ def _parse_sql(folder: str) -> str:
         from (
             select *, {validation.line_kinds_sql("line")}
             from (
-                -- CRLF endings lose their CR; blank lines are not records. (trim() with a set of
-                -- characters is slow on millions of rows, so the common case is tested first.)
+                -- CRLF endings lose their CR; blank lines (spaces, tabs, a CR) are not records.
+                -- trim() with a set of characters is slow on millions of rows, so it is asked
+                -- only of a line that starts with one of them.
                 select file, folder, line_no,
                     case when suffix(line, chr(13)) then line[:-2] else line end as line,
                     bad_utf8
                 from batch_lines
                 where folder = {sql_str(folder)} and line <> ''
-                  and (length(line) > 16 or trim(line, ' ' || chr(9) || chr(13)) <> '')
+                  and (ord(line) not in (9, 13, 32) or trim(line, ' ' || chr(9) || chr(13)) <> '')
             )
         )
     ),
