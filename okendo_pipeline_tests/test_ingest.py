@@ -133,9 +133,22 @@ def test_deletes_apply_by_sequence_number(landing: Path, conn: duckdb.DuckDBPyCo
         "b.jsonl",
         [envelope("review", 3, "update", res=resource("review", reviewId="back"))],
     )
-    load_landing(conn, landing)
+    load_landing(conn, landing)  # a first load: every key's winner at once
     assert set(current(conn, "review")) == {"back"}
     assert table(conn, "select count(*) from raw.envelopes where resource_id = 'gone'") == [(2,)]
+    # a later load recomputes the keys it touched: "back" deleted, "new" added, "gone" stays gone
+    write_landing(
+        landing,
+        "review",
+        "c.jsonl",
+        [
+            envelope("review", 4, "delete", res={"reviewId": "back"}),
+            envelope("review", 1, res=resource("review", reviewId="new")),
+            envelope("review", 4, "delete", res={"reviewId": "gone"}),
+        ],
+    )
+    load_landing(conn, landing)
+    assert set(current(conn, "review")) == {"new"}
 
 
 def test_gzip_files_load_like_plain_ones(landing: Path, conn: duckdb.DuckDBPyConnection) -> None:
