@@ -8,6 +8,7 @@ compiled from the pydantic models and their rule objects, so a rule exists in on
 from __future__ import annotations
 
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -342,6 +343,17 @@ def _resource_sql(model: type[Resource] | None, env: str) -> tuple[str, str, str
     )
 
 
+def _types_once(reason: str) -> tuple[str, dict[str, str]]:
+    """``reason`` reading each ``json_type(r."<field>")`` from a column computed once per row,
+    and those columns. DuckDB evaluates the function (a parse of the field's JSON) in every
+    CASE that names it, and a review's checks name some fields four times. One file of each of
+    five types, medians of 3: 7-11% faster (reviews 1.59 s to 1.42 s for 190,000 lines)."""
+    fields = sorted(set(re.findall(r'json_type\(r\."([^"]+)"\)', reason)))
+    for field in fields:
+        reason = reason.replace(f'json_type(r."{field}")', f'"type {field}"')
+    return reason, {f'"type {field}"': f'json_type(r."{field}")' for field in fields}
+
+
 def parsed_sql(source: str, folder: str, env: str = "env") -> str:
     """A SELECT over the lines of one folder in ``source``, adding ``resource_type``,
     ``reason`` (NULL when accepted), ``resource_id`` and ``customer_key``
@@ -355,19 +367,24 @@ def parsed_sql(source: str, folder: str, env: str = "env") -> str:
     copy of the batch: 10-15% slower; one CASE over every type's checks, several times.)
     """
     decoded, reason, resource_id, customer_key = _resource_sql(RESOURCE_MODELS.get(folder), env)
+    reason, typed = _types_once(reason)
+    dropped = ", ".join(["envelope_reason", "applies", "r", *typed])
     return f"""
-    select * exclude (envelope_reason, applies, r),
+    select * exclude ({dropped}),
         nullif(concat_ws('; ', envelope_reason, {reason}), '') as reason,
         {resource_id} as resource_id,
         {customer_key} as customer_key
     from (
-        select *, {decoded} as r
+        select *{"".join(f", {sql} as {name}" for name, sql in typed.items())}
         from (
-            select *, {_envelope_reason_sql(env)} as envelope_reason,
-                coalesce({_resource_checks_apply_sql(env)}, false) as applies
+            select *, {decoded} as r
             from (
-                select *, ({env}.resourceType ->> '$') as resource_type
-                from {source} where folder = {sql_str(folder)}
+                select *, {_envelope_reason_sql(env)} as envelope_reason,
+                    coalesce({_resource_checks_apply_sql(env)}, false) as applies
+                from (
+                    select *, ({env}.resourceType ->> '$') as resource_type
+                    from {source} where folder = {sql_str(folder)}
+                )
             )
         )
     )
