@@ -1,4 +1,5 @@
-"""Running the refresh job the way the schedule and the command line do, for tests."""
+"""Running the refresh job the way the schedule and the command line do, and the dbt CLI the
+way the pipeline calls it, for tests."""
 
 from __future__ import annotations
 
@@ -82,3 +83,19 @@ def run_command(folder: Path, *args: str, env: dict[str, str]):
          "--database", str(folder / "w.duckdb"), *args],
         env=base | env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
+
+
+def dbt_cli(warehouse: object, target: Path, *args: str) -> str:
+    """``dbt <args>`` in the project, with the vars the pipeline passes for ``warehouse`` (a
+    ``WarehouseResource``) and its own target folder; its standard output."""
+    import json
+    import subprocess
+
+    from okendo_pipeline.defs.common.resources import RunSettingsResource
+    from okendo_pipeline.lib.dbt_project import dbt_project
+
+    return subprocess.run(
+        ["dbt", *args, "--vars", json.dumps(RunSettingsResource().dbt_vars(warehouse)),
+         "--target-path", str(target)],
+        cwd=dbt_project.project_dir, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip

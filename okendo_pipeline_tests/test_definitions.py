@@ -71,20 +71,17 @@ def test_dbt_gets_the_warehouse_memory_bound(settings, warehouse_path: str) -> N
     """dbt's DuckDB connection is bounded like the pipeline's: without it a full build of
     1,000,000 customers took 10.5 GB. The bound reaches dbt as a var its profile reads."""
     import json
-    import subprocess
 
-    from okendo_pipeline.defs.common.resources import RunSettingsResource, WarehouseResource
-    from okendo_pipeline.lib.dbt_project import dbt_project
+    from okendo_pipeline.defs.common.resources import WarehouseResource
+    from okendo_pipeline_tests.runs import dbt_cli
 
     warehouse = WarehouseResource(database=warehouse_path, memory_limit="1GB")
     Path(warehouse_path).parent.mkdir(parents=True, exist_ok=True)
-    shown = subprocess.run(
-        ["dbt", "show", "--quiet", "--output", "json", "--vars",
-         json.dumps(RunSettingsResource().dbt_vars(warehouse)),
-         "--target-path", str(Path(warehouse_path).parent / "dbt"),
-         "--inline", "select current_setting('memory_limit') as memory_limit"],
-        cwd=dbt_project.project_dir, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+    shown = dbt_cli(
+        warehouse, Path(warehouse_path).parent / "dbt",
+        "show", "--quiet", "--output", "json",
+        "--inline", "select current_setting('memory_limit') as memory_limit",
+    )  # fmt: skip
     with duckdb.connect() as plain:
         plain.execute("set memory_limit = '1GB'")
         expected = plain.execute("select current_setting('memory_limit')").fetchone()[0]

@@ -10,7 +10,7 @@ import duckdb
 
 from okendo_pipeline.lib.catalogue import event_names
 from okendo_pipeline.lib.okendo.generator.generate import generate
-from okendo_pipeline_tests.runs import run_refresh
+from okendo_pipeline_tests.runs import dbt_cli, run_refresh
 from okendo_pipeline_tests.samples import envelope, write_landing
 
 
@@ -79,18 +79,13 @@ def test_a_late_version_keeps_the_tier_change_event(landing: Path, tmp_path: Pat
 def catalogue_mismatches(database: Path, *, full: bool) -> set[str]:
     """The event ids the dbt test ``assert_event_properties_match_catalogue`` returns, compiled
     by dbt for ``database`` (``full``: as a full build checks, else the touched customers)."""
-    import subprocess
-
-    from okendo_pipeline.defs.common.resources import RunSettingsResource, WarehouseResource
-    from okendo_pipeline.lib.dbt_project import dbt_project
+    from okendo_pipeline.defs.common.resources import WarehouseResource
 
     target = database.parent / "dbt-check"
-    warehouse = WarehouseResource(database=str(database))
-    subprocess.run(
-        ["dbt", "compile", "--quiet", "--select", "assert_event_properties_match_catalogue",
-         "--vars", json.dumps(RunSettingsResource().dbt_vars(warehouse)),
-         "--target-path", str(target), *(["--full-refresh"] if full else [])],
-        cwd=dbt_project.project_dir, check=True, capture_output=True,
+    dbt_cli(
+        WarehouseResource(database=str(database)), target,
+        "compile", "--quiet", "--select", "assert_event_properties_match_catalogue",
+        *(["--full-refresh"] if full else []),
     )  # fmt: skip
     sql = next(target.rglob("assert_event_properties_match_catalogue.sql")).read_text()
     with duckdb.connect(str(database), read_only=True) as conn:
