@@ -220,19 +220,6 @@ def test_a_small_load_rebuilds_only_the_customers_it_touches(tmp_path: Path) -> 
     assert last == (False, 1) and left == 0  # one customer recomputed, and consumed
 
 
-def group_cmdlines(group: int) -> list[bytes]:
-    """The command lines of the processes in process group ``group`` (Linux /proc)."""
-    out = []
-    for proc in Path("/proc").iterdir():
-        try:
-            stat = (proc / "stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[2]) == group:  # field 5: pgrp
-                out.append((proc / "cmdline").read_bytes())
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
-
-
 def test_a_micro_batch_killed_mid_build_is_repaired_by_the_next(tmp_path: Path) -> None:
     """SIGKILL ``okendo-pipeline run`` while dbt builds: the load is committed, the build is not
     recorded, the touched customers stay; the next run recomputes them and equals a full build."""
@@ -253,10 +240,13 @@ def test_a_micro_batch_killed_mid_build_is_repaired_by_the_next(tmp_path: Path) 
          "--database", database, "--as-of", "2026-06-01"],
         env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    log = dbt_project.build_target(database) / "dbt.log"  # dbt runs in the run's process: watch its log
+    seen = log.stat().st_size
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and run.poll() is None:
-        if any(b"build" in cmdline.split(b"\0") for cmdline in group_cmdlines(run.pid)):
-            break
+        with log.open("rb") as lines:
+            if b"START sql incremental model" in lines.read()[seen:]:
+                break
         time.sleep(0.05)
     time.sleep(0.5)  # inside the build
     assert run.poll() is None, "the run ended before its dbt build could be killed"
@@ -325,6 +315,8 @@ def test_an_incremental_build_tests_the_rows_it_rebuilt(tmp_path: Path) -> None:
     corrupt(touch=True)
     first = run_refresh(landing, database, "2026-06-01")
     assert [n for n in failed_checks(first) if n.startswith(latest_rating)]
+    failure = first.get_step_failure_events()[0].step_failure_data.error.cause.message
+    assert f"dbt build failed:\nFailure in test {latest_rating}" in failure  # what to look at
     assert "staging" not in checked_assets(first) and "marts" in checked_assets(first)
     with duckdb.connect(database) as conn:  # put the touched one right; the other stays
         conn.execute(

@@ -5,9 +5,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
 from okendo_pipeline.defs.common.resources import RunSettingsResource, WarehouseResource
+from okendo_pipeline.defs.dbt.resources import OkendoDbtResource
 from okendo_pipeline.lib import incremental, progress
 from okendo_pipeline.lib.dbt_project import (
     build_target,
@@ -48,7 +49,7 @@ class OkendoTranslator(DagsterDbtTranslator):
 )
 def okendo_dbt_models(
     context: dg.AssetExecutionContext,
-    dbt: DbtCliResource,
+    dbt: OkendoDbtResource,
     warehouse: WarehouseResource,
     run_settings: RunSettingsResource,
 ):
@@ -68,13 +69,13 @@ def okendo_dbt_models(
             relations=model_relations(),
         )
     context.log.info(f"{'full' if plan.full_refresh else 'incremental'} build: {plan.reason}")
-    invocation = dbt.cli(
+    events = dbt.build(
         ["build", "--vars", json.dumps(dbt_vars), *plan.dbt_args()],
         context=context,
         target_path=build_target(warehouse.database),
     )
     with progress.bar("build models and tests", node_count(), "node") as built:
-        for event in invocation.stream():
+        for event in events:
             built.update(1)
             yield event
     with warehouse.connect() as conn:

@@ -1,32 +1,116 @@
-"""The dbt CLI resource, pointed at the project in ``dbt_project/``."""
+"""The dbt resource: dagster-dbt's, with builds run by dbt's Python API in the step's process."""
 
-from collections.abc import Sequence
-from functools import cached_property
-from importlib.metadata import version as installed
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
-from packaging import version
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource
+from dagster_dbt.asset_utils import (
+    extract_runtime_selection_from_args,
+    get_updated_cli_invocation_params_for_context,
+)
+from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
 from okendo_pipeline.lib.dbt_project import dbt_project
 
+# dbt's events for a finished node, which dagster-dbt turns into outputs and check results.
+RESULT_EVENTS = frozenset({"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"})
+
+
+class DbtBuildError(Exception):
+    """A dbt command that did not succeed: its errors, as dbt reported them."""
+
 
 class OkendoDbtResource(DbtCliResource):
-    """``DbtCliResource`` without two start-up costs it pays in every run's process, about 3 s
-    of each micro-batch's dbt step (dagster-dbt is pinned in pyproject.toml):
+    """dagster-dbt's resource (project, profiles, and ``cli`` for commands run by hand), whose
+    ``build`` runs dbt in the step's own process through dbt's programmatic API (``dbtRunner``).
 
-    * it learns dbt's version by running ``dbt --version`` (a second dbt process, 1.3 s); the
-      version here is the installed dbt-core package's, the one whose ``dbt`` command runs;
-    * it opens a dbt adapter before every command (dbt's profile, project and DuckDB plugin,
-      1-2 s) only to fetch row counts and column metadata, which this project does not ask for.
-      dbt itself still runs in its own process with its own adapter."""
+    ``cli`` starts a new ``dbt`` process per command: a new Python, the import of dbt and its
+    adapter (about 2.5 s), then dagster-dbt's ``dbt --version`` and its adapter for metadata
+    this project does not fetch, before any SQL; that was most of a micro-batch's dbt step.
+    Here the step imports dbt once (about 1 s) and reads dbt's events as they happen."""
 
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        return version.parse(installed("dbt-core"))
+    def build(
+        self,
+        args: Sequence[str],
+        *,
+        context: dg.AssetExecutionContext,
+        target_path: Path,
+    ) -> Iterator[dg.Output | dg.AssetCheckResult | dg.AssetObservation]:
+        """``dbt <args>`` for the assets ``context`` selects, yielding each node's Dagster
+        events as it finishes; raises ``DbtBuildError`` after the last if dbt failed. dbt
+        runs in a thread of this process, the events come back through a queue."""
+        from dbt.cli.main import dbtRunner  # about 1 s: paid by the step that builds
+        from dbt_common.events.functions import msg_to_dict
 
-    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
-        return None
+        cleaned, selects, excludes = extract_runtime_selection_from_args(list(args))
+        params = get_updated_cli_invocation_params_for_context(
+            context=context,
+            manifest={},
+            dagster_dbt_translator=DagsterDbtTranslator(),
+            runtime_selects=selects,
+            runtime_excludes=excludes,
+        )
+        argv = [
+            *cleaned,
+            *params.selection_args,
+            *(["--indirect-selection", params.indirect_selection] if params.indirect_selection else []),
+            *("--project-dir", self.project_dir, "--profiles-dir", self.profiles_dir or self.project_dir),
+            *("--target-path", str(target_path), "--log-path", str(target_path)),
+            "--no-use-colors",  # plain text in logs and failure messages
+        ]  # fmt: skip
+        finished: queue.SimpleQueue[dict | None] = queue.SimpleQueue()
+        errors: list[str] = []
+
+        def on_event(msg) -> None:  # called on dbt's threads
+            if msg.info.name in RESULT_EVENTS:
+                finished.put(msg_to_dict(msg))
+            elif msg.info.level == "error":
+                errors.append(msg.info.msg)
+
+        outcome: dict[str, object] = {}
+
+        def run() -> None:
+            try:
+                outcome["result"] = dbtRunner(callbacks=[on_event]).invoke(argv)
+            finally:
+                _release_warehouse()
+                finished.put(None)
+
+        # A daemon thread: a run stopped from the UI ends its process without waiting for dbt.
+        threading.Thread(target=run, name="dbt build", daemon=True).start()
+        while (raw := finished.get()) is not None:
+            event = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
+            yield from event.to_default_asset_events(
+                manifest=params.manifest,
+                dagster_dbt_translator=params.dagster_dbt_translator,
+                context=context,
+                target_path=target_path,
+                project=params.dbt_project,
+            )
+        result = outcome.get("result")
+        if result is None or not result.success:
+            raise DbtBuildError(_failure(cleaned[0], result, errors))
+
+
+def _failure(command: str, result, errors: list[str]) -> str:
+    """What failed: dbt's exception when it stopped early, else the nodes' errors."""
+    cause = getattr(result, "exception", None)
+    lines = [str(cause)] if cause is not None else errors or ["see dbt.log in the target folder"]
+    return f"dbt {command} failed:\n" + "\n".join(lines)
+
+
+def _release_warehouse() -> None:
+    """Close dbt-duckdb's database handle, which outlives the command (it keeps one per
+    process): the next step, and any other process, must be able to open the file."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
+
+    with manager._LOCK:
+        env, manager._ENV = manager._ENV, None
+    if env is not None:
+        env.close()
 
 
 @dg.definitions
