@@ -3,7 +3,8 @@ a dry run of every destination), with each part's time and peak memory.
 
 Runs ``okendo-pipeline run --full-refresh --dry-run`` over a landing folder into a new DuckDB
 file in a work folder, and samples the resident memory of the command and of each process it
-starts (dbt runs in its own) every 0.2 s. The load and the models report their own seconds; a
+starts every 0.2 s (dbt builds in the command's own process: the load and the models are one
+phase, "refresh"). The load and the models report their own seconds; a
 destination's dry run is the time between the lines the command prints. The reference, measured
 in the same run: DuckDB's own ``read_json`` over the same files (parsing every byte once,
 validating nothing).
@@ -29,15 +30,14 @@ STEP = re.compile(r"^(load|models): .*; ([0-9.]+)s")
 DESTINATION = re.compile(r"^(\w+) \(dry run\)")
 
 
-def tree_rss(root: int) -> dict[int, tuple[str, int]]:
-    """{pid: (command name, resident bytes)} for ``root`` and every process below it."""
-    out: dict[int, tuple[str, int]] = {}
+def tree_rss(root: int) -> dict[int, int]:
+    """{pid: resident bytes} for ``root`` and every process below it."""
+    out: dict[int, int] = {}
     todo = [root]
     while todo:
         pid = todo.pop()
         try:
             status = Path(f"/proc/{pid}/status").read_text()
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             for task in os.listdir(f"/proc/{pid}/task"):
                 todo += [
                     int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()
@@ -52,7 +52,7 @@ def tree_rss(root: int) -> dict[int, tuple[str, int]]:
             ),
             0,
         )
-        out[pid] = ("dbt" if " dbt " in f" {cmdline} " or "/dbt " in cmdline else "pipeline", rss)
+        out[pid] = rss
     return out
 
 
@@ -66,9 +66,8 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.wait(0.2):
-            for kind, rss in tree_rss(self.pid).values():
-                key = "models (dbt)" if kind == "dbt" else self.phase
-                self.peaks[key] = max(self.peaks.get(key, 0), rss)
+            for rss in tree_rss(self.pid).values():
+                self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), rss)
 
 
 def reference_read(landing: Path) -> float:

@@ -49,7 +49,9 @@ def test_definitions_load(settings) -> None:
     assert "okendo_dbt_models" in micro_batch and reconciliation not in micro_batch
 
 
-def test_the_dbt_build_lets_go_of_the_warehouse(settings, landing: Path, warehouse_path: str) -> None:
+def test_the_dbt_build_lets_go_of_the_warehouse(
+    settings, landing: Path, warehouse_path: str
+) -> None:
     """dbt builds in the run's own process (dbt's Python API, not a ``dbt`` process per build),
     and dbt-duckdb keeps its database open for the life of the process: the resource closes it
     after each build, so right after the run another process can write the file."""

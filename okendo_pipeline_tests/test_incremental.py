@@ -240,7 +240,8 @@ def test_a_micro_batch_killed_mid_build_is_repaired_by_the_next(tmp_path: Path) 
          "--database", database, "--as-of", "2026-06-01"],
         env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    log = dbt_project.build_target(database) / "dbt.log"  # dbt runs in the run's process: watch its log
+    # dbt builds in the run's process: its log says when the build has begun
+    log = dbt_project.build_target(database) / "dbt.log"
     seen = log.stat().st_size
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and run.poll() is None:

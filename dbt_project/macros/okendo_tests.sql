@@ -2,9 +2,10 @@
 
     dbt's generic tests read their model through get_where_subquery (that is how a test's
     `where` config applies); this override adds the touched customers when the build is
-    incremental and the tested relation has a customer_key: the other customers' rows are the
-    ones the last build tested and this build left alone. Relations without a customer_key (the
-    tier list, the event catalogue) are small and tested whole; a full build tests everything.
+    incremental and the tested relation is an incremental model (each has a customer_key): the
+    other customers' rows are the ones the last build tested and this build left alone. Other
+    relations (the tier list, the event catalogue) are small and tested whole; a full build
+    tests everything.
     What a scoped test cannot see: a duplicate key between a rebuilt row and one left alone.
     The nightly full build's tests see that too.
 
@@ -23,9 +24,13 @@
     {%- if not execute or flags.FULL_REFRESH -%}
         {%- do return('') -%}
     {%- endif -%}
-    {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
-    {%- if 'customer_key' in columns -%}
+    {#- Read from the graph, not asked of the database (a query per test, about 20 ms of each
+        test's 35 in a micro-batch): the incremental models are the ones an incremental build
+        rebuilt, and each has a customer_key, by which its pre-hook deletes. -#}
+    {%- for node in graph.nodes.values()
+            if node.resource_type == 'model' and node.config.materialized == 'incremental'
+            and node.schema == relation.schema and node.alias == relation.identifier -%}
         {%- do return('customer_key in (select customer_key from raw.touched_customers)') -%}
-    {%- endif -%}
+    {%- endfor -%}
     {%- do return('') -%}
 {%- endmacro %}

@@ -53,14 +53,16 @@ class OkendoDbtResource(DbtCliResource):
             runtime_selects=selects,
             runtime_excludes=excludes,
         )
+        indirect = params.indirect_selection
         argv = [
             *cleaned,
             *params.selection_args,
-            *(["--indirect-selection", params.indirect_selection] if params.indirect_selection else []),
-            *("--project-dir", self.project_dir, "--profiles-dir", self.profiles_dir or self.project_dir),
+            *(["--indirect-selection", indirect] if indirect else []),
+            *("--project-dir", self.project_dir),
+            *("--profiles-dir", self.profiles_dir or self.project_dir),
             *("--target-path", str(target_path), "--log-path", str(target_path)),
             "--no-use-colors",  # plain text in logs and failure messages
-        ]  # fmt: skip
+        ]
         finished: queue.SimpleQueue[dict | None] = queue.SimpleQueue()
         errors: list[str] = []
 
