@@ -77,9 +77,13 @@ class OkendoDbtResource(DbtCliResource):
         def run() -> None:
             try:
                 outcome["result"] = dbtRunner(callbacks=[on_event]).invoke(argv)
+            except BaseException as error:  # dbtRunner returns what it catches; not all
+                outcome["error"] = error
             finally:
-                _release_warehouse()
-                finished.put(None)
+                try:
+                    _release_warehouse()
+                finally:
+                    finished.put(None)  # the step stops waiting whatever happened
 
         # A daemon thread: a run stopped from the UI ends its process without waiting for dbt.
         threading.Thread(target=run, name="dbt build", daemon=True).start()
@@ -94,14 +98,14 @@ class OkendoDbtResource(DbtCliResource):
             )
         result = outcome.get("result")
         if result is None or not result.success:
-            raise DbtBuildError(_failure(cleaned[0], result, errors))
+            cause = outcome.get("error") or getattr(result, "exception", None)
+            raise DbtBuildError(_failure(cleaned[0], cause, errors, target_path))
 
 
-def _failure(command: str, result, errors: list[str]) -> str:
-    """What failed: dbt's exception when it stopped early, else the nodes' errors."""
-    cause = getattr(result, "exception", None)
-    lines = [str(cause)] if cause is not None else errors or ["see dbt.log in the target folder"]
-    return f"dbt {command} failed:\n" + "\n".join(lines)
+def _failure(command: str, cause: object, errors: list[str], target_path: Path) -> str:
+    """What failed: the exception that stopped dbt early, else the nodes' errors."""
+    lines = [str(cause)] if cause is not None else errors
+    return f"dbt {command} failed:\n" + "\n".join(lines or [f"see {target_path / 'dbt.log'}"])
 
 
 def _release_warehouse() -> None:
