@@ -70,6 +70,23 @@ def test_the_dbt_build_lets_go_of_the_warehouse(
     assert writer.returncode == 0, writer.stderr
 
 
+def test_a_dbt_build_that_cannot_start_fails_with_dbt_s_reason(tmp_path: Path) -> None:
+    """When dbt stops before any node (here a profile naming an adapter that is not
+    installed), no node event ever comes: the build still ends, with dbt's reason."""
+    from okendo_pipeline.defs.dbt.resources import DbtBuildError, OkendoDbtResource
+    from okendo_pipeline.lib.dbt_project import dbt_project
+
+    (tmp_path / "profiles.yml").write_text(
+        "okendo:\n  target: local\n  outputs:\n    local:\n      type: nosuchadapter\n"
+    )
+    resource = OkendoDbtResource(project_dir=dbt_project.project_dir, profiles_dir=str(tmp_path))
+    build = resource.build(
+        ["build"], context=dg.build_asset_context(), target_path=tmp_path / "target"
+    )
+    with pytest.raises(DbtBuildError, match=r"^dbt build failed:\n(?s:.*)nosuchadapter"):
+        list(build)
+
+
 def test_dbt_gets_the_warehouse_memory_bound(settings, warehouse_path: str) -> None:
     """dbt's DuckDB connection is bounded like the pipeline's: without it a full build of
     1,000,000 customers took 10.5 GB. The bound reaches dbt as a var its profile reads."""
