@@ -220,6 +220,58 @@ def test_a_small_load_rebuilds_only_the_customers_it_touches(tmp_path: Path) -> 
     assert last == (False, 1) and left == 0  # one customer recomputed, and consumed
 
 
+def test_a_review_by_one_side_of_a_referral_rebuilds_it_from_the_build_s_scope(
+    tmp_path: Path,
+) -> None:
+    """An incremental build's staging reads the rows copied for the touched customers
+    (okendo_build_scope, dropped after the build): a review by a referral's recipient alone
+    touches the recipient, whose referral events name the referrer (not touched); one by a
+    referrer alone touches the referrer, whose successful-referral figures count referrals
+    keyed to their recipients. Both rebuilds equal a full refresh, each recomputing one
+    customer."""
+    landing, database = tmp_path / "landing", str(tmp_path / "w.duckdb")
+    generate(landing, 300, seed=12, as_of=date(2026, 6, 1))
+    assert run_refresh(landing, database, "2026-06-01").success
+    with duckdb.connect(database, read_only=True) as conn:
+        recipient, referrer = conn.execute(
+            "select r.customer_key, f.customer_key from raw.current_resources r "
+            "join raw.current_resources f on f.resource_type = 'referrer' "
+            " and f.resource_id = r.resource ->> 'referrerId' "
+            "where r.resource_type = 'referral' and r.resource ->> 'status' = 'succeeded' "
+            " and r.resource ->> 'channel' = 'email' and r.customer_key <> f.customer_key "
+            "order by r.resource_id limit 1"
+        ).fetchone()
+    for n, email in enumerate((recipient, referrer)):
+        land_another_review(landing, database, f"side-{n}", reviewer={"email": email})
+        assert run_refresh(landing, database, "2026-06-01").success
+        with duckdb.connect(database, read_only=True) as conn:
+            last = conn.execute(
+                "select full_refresh, customers from raw.model_builds "
+                "order by finished_at desc limit 1"
+            ).fetchone()
+            scopes = conn.execute(
+                "select count(*) from information_schema.tables "
+                "where table_name like 'okendo_scope%'"
+            ).fetchone()[0]
+        full = str(tmp_path / f"full-{n}.duckdb")
+        assert run_refresh(landing, full, "2026-06-01").success
+        assert differences(database, full) == dict.fromkeys(MARTS, 0)
+        assert last == (False, 1) and scopes == 0  # one recomputed; the copies dropped
+    with duckdb.connect(database, read_only=True) as conn:
+        named = conn.execute(
+            "select count(*) from marts.customer_events where customer_key = ? "
+            "and event_name = 'Okendo Referral Invitation' "
+            "and properties ->> 'referrer_email' is not null",
+            [recipient],
+        ).fetchone()[0]
+        counted = conn.execute(
+            "select okendo_number_of_successful_referrals from marts.customer_profiles "
+            "where customer_key = ?",
+            [referrer],
+        ).fetchone()[0]
+    assert named >= 1 and counted >= 1
+
+
 def test_a_micro_batch_killed_mid_build_is_repaired_by_the_next(tmp_path: Path) -> None:
     """SIGKILL ``okendo-pipeline run`` while dbt builds: the load is committed, the build is not
     recorded, the touched customers stay; the next run recomputes them and equals a full build."""

@@ -55,9 +55,19 @@ try_cast(resource ->> '{{ json_path }}' as decimal(38, 9))
                   ns.body) }}
 {%- endmacro -%}
 
-{%- macro okendo_current(resource_type) -%}
-select * from {{ source('okendo_raw', 'current_resources') }}
+{%- macro okendo_current(scoped, resource_type) -%}
+select * from {{ okendo_current_relation(scoped) }}
 where resource_type = '{{ resource_type }}'
+{%- endmacro -%}
+
+{%- macro okendo_current_relation(scoped) -%}
+{#- The current state a staging model reads: all of it (the views), or the build's scope (an
+    incremental build, okendo_staged). -#}
+{%- if scoped -%} raw.okendo_scope_current {%- else -%} {{ source('okendo_raw', 'current_resources') }} {%- endif -%}
+{%- endmacro -%}
+
+{%- macro okendo_history_relation(scoped) -%}
+{%- if scoped -%} raw.okendo_scope_history {%- else -%} {{ source('okendo_raw', 'envelopes') }} {%- endif -%}
 {%- endmacro -%}
 
 {%- macro okendo_as_of() -%}
@@ -120,8 +130,10 @@ end
 {#- Incremental builds (specification, "Freshness"). A build after a load recomputes only the
     customers the load touched (raw.touched_customers, written by ingestion): every
     intermediate and mart model deletes their rows first (okendo_delete_touched, its pre-hook)
-    and inserts what it computes from their source rows (okendo_scoped). A full build (the
-    first, --full-refresh, a new as_of or points expiry) recomputes everything. -#}
+    and inserts what it computes from their source rows (okendo_scoped), which staging gives
+    from a copy of the touched customers' records made before the models (okendo_staged,
+    okendo_build_scope). A full build (the first, --full-refresh, a new as_of or points
+    expiry) recomputes everything. -#}
 
 {%- macro okendo_touched() -%}
 (select customer_key from {{ source('okendo_raw', 'touched_customers') }})
@@ -129,7 +141,20 @@ end
 
 {%- macro okendo_scoped(relation, key='customer_key') -%}
 {%- if is_incremental() -%}
-(select * from {{ relation }} where {{ key }} in {{ okendo_touched() }})
+(select * from {{ okendo_staged(relation) }} where {{ key }} in {{ okendo_touched() }})
+{%- else -%}
+{{ relation }}
+{%- endif -%}
+{%- endmacro -%}
+
+{%- macro okendo_staged(relation) -%}
+{#- A staging model as an incremental build reads it: its SQL over the build's scope
+    (okendo_build_scope), not the view over the whole current state. Each scan of the current
+    state for a few touched customers read a column of every row of its type: at 1,000,000
+    customers that was most of a micro-batch's models. Other relations are read as they are. -#}
+{%- set staging = context.get(relation.identifier) if relation.schema == 'staging' else none -%}
+{%- if is_incremental() and staging is not none -%}
+({{ staging(scoped=true) }})
 {%- else -%}
 {{ relation }}
 {%- endif -%}
@@ -144,5 +169,58 @@ end
 delete from {{ this }} where customer_key in {{ okendo_touched() }}
 {%- else -%}
 select 1
+{%- endif -%}
+{%- endmacro -%}
+
+{%- macro okendo_build_scope() -%}
+{#- on-run-start: the rows an incremental build's staging reads (okendo_staged), copied once
+    from the current state and the loyalty members' history: the touched customers' resources,
+    the referrals of their referrer records and the referrer records of their referrals (a
+    referral's events name both people). Found on the keys, then fetched by row id: a filtered
+    scan that also read the payloads took 2.4 s for 875 rows of 8.9 million, by row id 0.9 s.
+    A full build reads the views. Tables are named, not sourced: a hook has no dependencies. -#}
+{%- if execute and flags.WHICH in ('build', 'run') -%}
+{%- if flags.FULL_REFRESH -%}
+{{ okendo_drop_scope() }}
+{%- else -%}
+create or replace table raw.okendo_scope_current as
+with own as (
+    select rowid as row_id, resource_type, resource_id
+    from raw.current_resources
+    where customer_key in (select customer_key from raw.touched_customers)
+),
+referrals_of_own_referrers as (
+    select rowid as row_id from raw.current_resources
+    where resource_type = 'referral' and resource ->> 'referrerId' in (
+        select resource_id from own where resource_type = 'referrer')
+),
+referrers_of_own_referrals as (
+    select rowid as row_id from raw.current_resources
+    where resource_type = 'referrer' and resource_id in (
+        select resource ->> 'referrerId' from raw.current_resources
+        where rowid in (select row_id from own where resource_type = 'referral'))
+)
+select * from raw.current_resources where rowid in (
+    select row_id from own
+    union select row_id from referrals_of_own_referrers
+    union select row_id from referrers_of_own_referrals
+);
+create or replace table raw.okendo_scope_history as
+select * from raw.envelopes where rowid in (
+    select rowid from raw.envelopes
+    where resource_type = 'loyalty_customer' and resource_id in (
+        select resource_id from raw.envelopes
+        where resource_type = 'loyalty_customer' and customer_key in (select customer_key from raw.touched_customers))
+);
+{%- endif -%}
+{%- endif -%}
+{%- endmacro -%}
+
+{%- macro okendo_drop_scope() -%}
+{#- on-run-end (and before a full build): the scope is a copy of people's records, kept no
+    longer than the build that reads it. -#}
+{%- if execute and flags.WHICH in ('build', 'run') -%}
+drop table if exists raw.okendo_scope_current;
+drop table if exists raw.okendo_scope_history;
 {%- endif -%}
 {%- endmacro -%}

@@ -23,11 +23,11 @@ versions as (
         *,
         lag(vip_tier_name) over (partition by loyalty_customer_id order by sequence_number)
             as previous_tier_name
-    from {{ ref('stg_okendo__loyalty_customer_versions') }}
+    from {{ okendo_staged(ref('stg_okendo__loyalty_customer_versions')) }}
     {%- if is_incremental() %}
     -- every version of a touched member, whichever customer it was keyed to: the chain is whole
     where loyalty_customer_id in (
-        select loyalty_customer_id from {{ ref('stg_okendo__loyalty_customer_versions') }}
+        select loyalty_customer_id from {{ okendo_staged(ref('stg_okendo__loyalty_customer_versions')) }}
         where customer_key in {{ okendo_touched() }}
     )
     {%- endif %}

@@ -1,6 +1,6 @@
 -- Referral events (specification, "Events"). Events addressed to the referrer need a current
 -- referrer record; each coupon event needs its own date.
-with referrers as (select * from {{ ref('stg_okendo__referrers') }}),
+with referrers as (select * from {{ okendo_staged(ref('stg_okendo__referrers')) }}),
 
 referrals as (
     select
@@ -9,7 +9,7 @@ referrals as (
         referrers.email as referrer_email,
         referrers.given_name as referrer_first_name,
         referrers.family_name as referrer_last_name
-    from {{ ref('stg_okendo__referrals') }} as referrals
+    from {{ okendo_staged(ref('stg_okendo__referrals')) }} as referrals
     left join referrers using (referrer_id)
     {%- if is_incremental() %}
     -- a touched customer's referrals, as recipient or as referrer

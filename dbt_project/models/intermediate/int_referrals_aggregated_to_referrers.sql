@@ -16,7 +16,7 @@ referrers as (
 successes as (
     -- an equi-join on referrer_id (a customer may hold several referrer records)
     select referrer_records.customer_key, referrals.succeeded_at, referrals.order_total_price
-    from {{ ref('stg_okendo__referrals') }} as referrals
+    from {{ okendo_staged(ref('stg_okendo__referrals')) }} as referrals
     join referrer_records using (referrer_id)
     where referrals.status = 'succeeded'
 ),

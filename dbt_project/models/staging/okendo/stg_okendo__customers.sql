@@ -1,16 +1,3 @@
-{% call okendo_parse_once() %}
-with source as ({{ okendo_current('customer') }})
-
-select
-    resource_id as customer_id,
-    customer_key,
-    resource ->> '$.email' as email,
-    {{ okendo_text('$.givenName') }} as given_name,
-    {{ okendo_text('$.familyName') }} as family_name,
-    {{ okendo_text('$.shopifyCustomerId') }} as shopify_customer_id,
-    {{ okendo_timestamp('$.dateCreated') }} as created_at,
-    {{ okendo_timestamp('$.dateUpdated') }} as updated_at,
-    sequence_number,
-    loaded_at
-from source
-{% endcall %}
+{#- The SQL is the macro stg_okendo__customers (macros/staging/): an incremental build renders it
+    over the touched customers' rows (okendo_staged). -#}
+{{ stg_okendo__customers() }}

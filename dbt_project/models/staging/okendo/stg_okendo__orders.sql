@@ -1,16 +1,3 @@
-{% call okendo_parse_once() %}
-with source as ({{ okendo_current('order') }})
-
-select
-    resource_id as order_id,
-    customer_key,
-    resource ->> '$.customer.email' as email,
-    resource ->> '$.orderNumber' as order_number,
-    {{ okendo_money('$.totalPrice') }} as total_price,
-    resource ->> '$.currency' as currency,
-    resource ->> '$.financialStatus' as financial_status,
-    {{ okendo_timestamp('$.dateCreated') }} as created_at,
-    sequence_number,
-    loaded_at
-from source
-{% endcall %}
+{#- The SQL is the macro stg_okendo__orders (macros/staging/): an incremental build renders it
+    over the touched customers' rows (okendo_staged). -#}
+{{ stg_okendo__orders() }}

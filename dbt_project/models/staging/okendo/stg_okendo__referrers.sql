@@ -1,16 +1,3 @@
-{% call okendo_parse_once() %}
-with source as ({{ okendo_current('referrer') }})
-
-select
-    resource_id as referrer_id,
-    customer_key,
-    resource ->> '$.customer.email' as email,
-    {{ okendo_text('$.customer.givenName') }} as given_name,
-    {{ okendo_text('$.customer.familyName') }} as family_name,
-    resource ->> '$.shareableLink' as shareable_link,
-    resource ->> '$.locale' as locale,
-    {{ okendo_timestamp('$.dateOptedIn') }} as opted_in_at,
-    sequence_number,
-    loaded_at
-from source
-{% endcall %}
+{#- The SQL is the macro stg_okendo__referrers (macros/staging/): an incremental build renders it
+    over the touched customers' rows (okendo_staged). -#}
+{{ stg_okendo__referrers() }}

@@ -1,13 +1,3 @@
-{% call okendo_parse_once() %}
-with source as ({{ okendo_current('loyalty_vip_tier') }})
-
-select
-    resource_id as tier_id,
-    resource ->> '$.name' as tier_name,
-    (resource ->> '$.rank')::integer as tier_rank,
-    {{ okendo_money('$.spendThreshold') }} as spend_threshold,
-    resource ->> '$.currency' as currency,
-    sequence_number,
-    loaded_at
-from source
-{% endcall %}
+{#- The SQL is the macro stg_okendo__vip_tiers (macros/staging/): an incremental build renders it
+    over the touched customers' rows (okendo_staged). -#}
+{{ stg_okendo__vip_tiers() }}
