@@ -3,6 +3,7 @@ way the pipeline calls it, for tests."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -10,10 +11,16 @@ import pytest
 
 
 def run_refresh(
-    landing: Path, database: Path | str, as_of: str | None = None, *, full_refresh: bool = False
+    landing: Path,
+    database: Path | str,
+    as_of: str | None = None,
+    *,
+    full_refresh: bool = False,
+    models: Sequence[str] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Point the settings at ``landing`` and ``database`` and run ``okendo_refresh`` in process
-    (``full_refresh``: as ``run --full-refresh`` does)."""
+    (``full_refresh``: as ``run --full-refresh`` does; ``models``: the load and only these
+    dbt assets, ``schema/name``, as a selection materialized from the UI)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OKENDO_LANDING_DIR", str(landing))
         mp.setenv("OKENDO_DUCKDB_PATH", str(database))
@@ -31,9 +38,20 @@ def run_refresh(
         if full_refresh:
             resource = definitions.resources["run_settings"]
             run_config = {"resources": {"run_settings": config_of(resource, full_refresh=True)}}
+        selection = None
+        if models is not None:
+            dbt_keys = {dg.AssetKey(m.split("/")) for m in models}
+            selection = [
+                key
+                for key in job.asset_layer.executable_asset_keys
+                if key in dbt_keys or key.path[0] in ("raw", "landing")
+            ]
         with dg.instance_for_test() as instance:
             return job.execute_in_process(
-                instance=instance, raise_on_error=False, run_config=run_config
+                instance=instance,
+                raise_on_error=False,
+                run_config=run_config,
+                asset_selection=selection,
             )
 
 

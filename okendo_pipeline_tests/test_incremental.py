@@ -202,6 +202,22 @@ def test_incremental_syncs_leave_each_destination_as_a_full_refresh_would(
             assert set(events) - set(full_events) == gone
 
 
+def assert_one_customer_rebuilt_as_a_full_refresh(
+    landing: Path, database: str, tmp_path: Path
+) -> None:
+    """The last build was incremental, recomputed one customer and consumed its touched row,
+    and the marts equal one full refresh of ``landing``."""
+    full = str(tmp_path / "full.duckdb")
+    assert run_refresh(landing, full, "2026-06-01").success
+    assert differences(database, full) == dict.fromkeys(MARTS, 0)
+    with duckdb.connect(database, read_only=True) as conn:
+        last = conn.execute(
+            "select full_refresh, customers from raw.model_builds order by finished_at desc limit 1"
+        ).fetchone()
+        left = conn.execute("select count(*) from raw.touched_customers").fetchone()[0]
+    assert last == (False, 1) and left == 0
+
+
 def test_a_small_load_rebuilds_only_the_customers_it_touches(tmp_path: Path) -> None:
     generated = tmp_path / "landing"
     generate(generated, 200, seed=8, as_of=date(2026, 6, 1))
@@ -209,15 +225,7 @@ def test_a_small_load_rebuilds_only_the_customers_it_touches(tmp_path: Path) -> 
     assert run_refresh(generated, database, "2026-06-01").success
     land_another_review(generated, database, "late-1", rating=1)
     assert run_refresh(generated, database, "2026-06-01").success
-    full = str(tmp_path / "full.duckdb")
-    assert run_refresh(generated, full, "2026-06-01").success
-    assert differences(database, full) == dict.fromkeys(MARTS, 0)
-    with duckdb.connect(database, read_only=True) as conn:
-        last = conn.execute(
-            "select full_refresh, customers from raw.model_builds order by finished_at desc limit 1"
-        ).fetchone()
-        left = conn.execute("select count(*) from raw.touched_customers").fetchone()[0]
-    assert last == (False, 1) and left == 0  # one customer recomputed, and consumed
+    assert_one_customer_rebuilt_as_a_full_refresh(generated, database, tmp_path)
 
 
 def test_a_review_by_one_side_of_a_referral_rebuilds_it_from_the_build_s_scope(
@@ -270,6 +278,32 @@ def test_a_review_by_one_side_of_a_referral_rebuilds_it_from_the_build_s_scope(
             [referrer],
         ).fetchone()[0]
     assert named >= 1 and counted >= 1
+
+
+def test_a_selection_of_the_models_leaves_the_touched_customers_to_a_build_of_them_all(
+    tmp_path: Path,
+) -> None:
+    """One mart materialized alone after a load (a selection in the UI) reads its upstream
+    tables filtered, since they have no copy of this build's rows (okendo_built), and leaves
+    the touched customers and the build record to the next build of every model, which then
+    equals a full refresh."""
+    landing, database = tmp_path / "landing", str(tmp_path / "w.duckdb")
+    generate(landing, 200, seed=8, as_of=date(2026, 6, 1))
+    assert run_refresh(landing, database, "2026-06-01").success
+    land_another_review(landing, database, "alone-1", rating=1)
+    alone = run_refresh(landing, database, "2026-06-01", models=["marts/customer_profiles"])
+    assert alone.success
+    built = {
+        e.materialization.asset_key.to_user_string()
+        for e in alone.get_asset_materialization_events()
+    }
+    with duckdb.connect(database, read_only=True) as conn:
+        left = conn.execute("select count(*) from raw.touched_customers").fetchone()[0]
+        builds = conn.execute("select count(*) from raw.model_builds").fetchone()[0]
+    assert "marts/customer_profiles" in built and "marts/customer_events" not in built
+    assert left == 1 and builds == 1  # the touched customer kept; no build recorded
+    assert run_refresh(landing, database, "2026-06-01").success
+    assert_one_customer_rebuilt_as_a_full_refresh(landing, database, tmp_path)
 
 
 def test_a_micro_batch_killed_mid_build_is_repaired_by_the_next(tmp_path: Path) -> None:
