@@ -103,9 +103,10 @@ def run_command(folder: Path, *args: str, env: dict[str, str]):
     )  # fmt: skip
 
 
-def dbt_cli(warehouse: object, target: Path, *args: str) -> str:
+def dbt_cli(warehouse: object, target: Path, *args: str, check: bool = True) -> str:
     """``dbt <args>`` in the project, with the vars the pipeline passes for ``warehouse`` (a
-    ``WarehouseResource``) and its own target folder; its standard output."""
+    ``WarehouseResource``) and its own target folder; its standard output (``check``: raise
+    when dbt fails)."""
     import json
     import subprocess
 
@@ -115,5 +116,5 @@ def dbt_cli(warehouse: object, target: Path, *args: str) -> str:
     return subprocess.run(
         ["dbt", *args, "--vars", json.dumps(RunSettingsResource().dbt_vars(warehouse)),
          "--target-path", str(target)],
-        cwd=dbt_project.project_dir, capture_output=True, text=True, check=True,
+        cwd=dbt_project.project_dir, capture_output=True, text=True, check=check,
     ).stdout  # fmt: skip

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import duckdb
 
+from okendo_pipeline.defs.common.resources import WarehouseResource
 from okendo_pipeline.lib import dbt_project, incremental
 from okendo_pipeline.lib.okendo.generator.generate import generate
-from okendo_pipeline_tests.runs import land_another_review, run_refresh
+from okendo_pipeline_tests.runs import dbt_cli, land_another_review, run_refresh
 from okendo_pipeline_tests.syncing import rows
 
 MARTS = ("customer_profiles", "customer_profile_attributes", "customer_events")
@@ -226,6 +227,15 @@ def test_a_small_load_rebuilds_only_the_customers_it_touches(tmp_path: Path) -> 
     land_another_review(generated, database, "late-1", rating=1)
     assert run_refresh(generated, database, "2026-06-01").success
     assert_one_customer_rebuilt_as_a_full_refresh(generated, database, tmp_path)
+    # The marts read the rows each upstream model rebuilt (okendo_built), not the whole tables.
+    events = compiled(database, "customer_events")
+    assert '"raw"."okendo_scope_int_events_reviews"' in events and '"intermediate"' not in events
+
+
+def compiled(database: str, model: str) -> str:
+    """The SQL of ``model`` as the last build against ``database`` compiled it."""
+    target = dbt_project.build_target(database) / "compiled"
+    return next(target.rglob(f"{model}.sql")).read_text()
 
 
 def test_a_review_by_one_side_of_a_referral_rebuilds_it_from_the_build_s_scope(
@@ -301,6 +311,8 @@ def test_a_selection_of_the_models_leaves_the_touched_customers_to_a_build_of_th
         left = conn.execute("select count(*) from raw.touched_customers").fetchone()[0]
         builds = conn.execute("select count(*) from raw.model_builds").fetchone()[0]
     assert "marts/customer_profiles" in built and "marts/customer_events" not in built
+    profiles = compiled(database, "customer_profiles")  # no copies: read filtered
+    assert "okendo_scope_" not in profiles and '"raw"."touched_customers"' in profiles
     assert left == 1 and builds == 1  # the touched customer kept; no build recorded
     assert run_refresh(landing, database, "2026-06-01").success
     assert_one_customer_rebuilt_as_a_full_refresh(landing, database, tmp_path)
@@ -362,8 +374,9 @@ def test_a_micro_batch_killed_mid_build_is_repaired_by_the_next(tmp_path: Path) 
 
 def test_an_incremental_build_tests_the_rows_it_rebuilt(tmp_path: Path) -> None:
     """The tests of an incremental build read the touched customers' rows: a bad value there
-    fails the build; one left alone elsewhere waits for the next full build, which fails. The
-    incremental build leaves the views (staging) and their tests to full builds."""
+    fails the build; one left alone elsewhere waits for the next full build, which fails, or
+    for `dbt test` run by hand, which tests every row. The incremental build leaves the views
+    (staging) and their tests to full builds."""
     landing, database = tmp_path / "landing", str(tmp_path / "w.duckdb")
     generate(landing, 100, seed=4, as_of=date(2026, 6, 1))
     assert run_refresh(landing, database, "2026-06-01").success
@@ -414,6 +427,17 @@ def test_an_incremental_build_tests_the_rows_it_rebuilt(tmp_path: Path) -> None:
         )
     incremental = run_refresh(landing, database, "2026-06-01")
     assert incremental.success and not failed_checks(incremental)  # the other is not its rows
+    with duckdb.connect(database) as conn:  # a bad value in a profile no build touches
+        conn.execute(
+            "update marts.customer_profiles set okendo_latest_review_rating = 9 where customer_key"
+            " = (select min(customer_key) from marts.customer_profiles "
+            "    where okendo_latest_review_rating is not null)"
+        )
+    by_hand = dbt_cli(
+        WarehouseResource(database=database), tmp_path / "by-hand",
+        "test", "--no-use-colors", "--select", "customer_profiles", check=False,
+    )  # fmt: skip
+    assert f"Failure in test {latest_rating}" in by_hand  # `dbt test` tests every row
     full = run_refresh(landing, database, "2026-06-02")  # a new day: a full build
     assert "staging" in checked_assets(full)  # its failing test stops the marts' rebuild
     assert any(

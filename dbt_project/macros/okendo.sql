@@ -140,14 +140,42 @@ end
 {%- endmacro -%}
 
 {%- macro okendo_scoped(relation, key='customer_key') -%}
+{#- What a model reads of `relation`: all of it in a full build; in an incremental build the
+    rows of the touched customers, from the copy this build kept of them (okendo_built) or,
+    without one, filtered on `key`. -#}
 {%- set built = okendo_built(relation) if key == 'customer_key' else none -%}
-{%- if is_incremental() and built is not none -%}
-{{ built }}
-{%- elif is_incremental() -%}
-(select * from {{ okendo_staged(relation) }} where {{ key }} in {{ okendo_touched() }})
-{%- else -%}
+{%- if not is_incremental() -%}
 {{ relation }}
+{%- elif built is not none -%}
+{{ built }}
+{%- else -%}
+(select * from {{ okendo_staged(relation) }} where {{ key }} in {{ okendo_touched() }})
 {%- endif -%}
+{%- endmacro -%}
+
+{%- macro okendo_incremental_build() -%}
+{#- This invocation builds incrementally: `dbt build` or `dbt run` without --full-refresh. -#}
+{%- do return(execute and not flags.FULL_REFRESH and flags.WHICH in ('build', 'run')) -%}
+{%- endmacro -%}
+
+{%- macro okendo_incremental_models() -%}
+{#- The incremental models: an incremental build recomputes their rows of the touched customers,
+    which it finds by customer_key (okendo_delete_touched). -#}
+{%- set models = [] -%}
+{%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.config.materialized == 'incremental' -%}
+{%- do models.append(node) -%}
+{%- endfor -%}
+{%- do return(models) -%}
+{%- endmacro -%}
+
+{%- macro okendo_incremental_model(relation) -%}
+{#- The incremental model stored in `relation`, or none. -#}
+{%- for node in okendo_incremental_models()
+        if node.schema == relation.schema and node.alias == relation.identifier -%}
+{%- do return(node) -%}
+{%- endfor -%}
+{%- do return(none) -%}
 {%- endmacro -%}
 
 {%- macro okendo_built(relation) -%}
@@ -156,15 +184,10 @@ end
     read the copy: finding the touched customers' rows again scanned the key column of every
     row (5.7 million in customer_events) once per reader, most of a micro-batch's SQL time. A
     model built alone (a selection in the UI) reads its upstream tables filtered, as before. -#}
-{%- if not execute or flags.FULL_REFRESH or flags.WHICH not in ('build', 'run') -%}
-{%- do return(none) -%}
-{%- endif -%}
-{%- for node in graph.nodes.values()
-        if node.resource_type == 'model' and node.config.materialized == 'incremental'
-        and node.schema == relation.schema and node.alias == relation.identifier
-        and node.unique_id in selected_resources -%}
+{%- set node = okendo_incremental_model(relation) if okendo_incremental_build() else none -%}
+{%- if node is not none and node.unique_id in selected_resources -%}
 {%- do return(okendo_built_relation(node.name)) -%}
-{%- endfor -%}
+{%- endif -%}
 {%- do return(none) -%}
 {%- endmacro -%}
 
@@ -179,7 +202,7 @@ end
     its key column (0.5 s in customer_events). A model rebuilt whole (a table created since the
     last build), or a temporary table not found, is read filtered. Dropped with the scope at
     the end of the build. -#}
-{%- if execute and not flags.FULL_REFRESH and flags.WHICH in ('build', 'run') -%}
+{%- if okendo_incremental_build() -%}
 {%- set temporary = none -%}
 {%- if is_incremental() -%}
 {%- set found = run_query(
@@ -273,8 +296,7 @@ select * from raw.envelopes where rowid in (
 {%- if execute and flags.WHICH in ('build', 'run') -%}
 drop table if exists raw.okendo_scope_current;
 drop table if exists raw.okendo_scope_history;
-{%- for node in graph.nodes.values()
-        if node.resource_type == 'model' and node.config.materialized == 'incremental' %}
+{%- for node in okendo_incremental_models() %}
 drop table if exists {{ okendo_built_relation(node.name) }};
 {%- endfor -%}
 {%- endif -%}
