@@ -103,10 +103,12 @@ def run_command(folder: Path, *args: str, env: dict[str, str]):
     )  # fmt: skip
 
 
-def dbt_cli(warehouse: object, target: Path, *args: str, check: bool = True) -> str:
+def dbt_cli(
+    warehouse: object, target: Path, *args: str, check: bool = True, as_of: str | None = None
+) -> str:
     """``dbt <args>`` in the project, with the vars the pipeline passes for ``warehouse`` (a
-    ``WarehouseResource``) and its own target folder; its standard output (``check``: raise
-    when dbt fails)."""
+    ``WarehouseResource``) and ``as_of`` (else today), and its own target folder; its standard
+    output (``check``: raise when dbt fails)."""
     import json
     import subprocess
 
@@ -114,7 +116,7 @@ def dbt_cli(warehouse: object, target: Path, *args: str, check: bool = True) -> 
     from okendo_pipeline.lib.dbt_project import dbt_project
 
     return subprocess.run(
-        ["dbt", *args, "--vars", json.dumps(RunSettingsResource().dbt_vars(warehouse)),
+        ["dbt", *args, "--vars", json.dumps(RunSettingsResource(as_of=as_of).dbt_vars(warehouse)),
          "--target-path", str(target)],
         cwd=dbt_project.project_dir, capture_output=True, text=True, check=check,
     ).stdout  # fmt: skip

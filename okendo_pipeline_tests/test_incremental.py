@@ -234,8 +234,12 @@ def test_a_small_load_rebuilds_only_the_customers_it_touches(tmp_path: Path) -> 
 
 def compiled(database: str, model: str) -> str:
     """The SQL of ``model`` as the last build against ``database`` compiled it."""
-    target = dbt_project.build_target(database) / "compiled"
-    return next(target.rglob(f"{model}.sql")).read_text()
+    return compiled_in(dbt_project.build_target(database), model)
+
+
+def compiled_in(target: Path, model: str) -> str:
+    """The SQL of ``model`` as the last dbt command with ``target`` compiled it."""
+    return next((target / "compiled").rglob(f"{model}.sql")).read_text()
 
 
 def test_a_review_by_one_side_of_a_referral_rebuilds_it_from_the_build_s_scope(
@@ -316,6 +320,37 @@ def test_a_selection_of_the_models_leaves_the_touched_customers_to_a_build_of_th
     assert left == 1 and builds == 1  # the touched customer kept; no build recorded
     assert run_refresh(landing, database, "2026-06-01").success
     assert_one_customer_rebuilt_as_a_full_refresh(landing, database, tmp_path)
+
+
+def test_a_model_rebuilt_whole_in_an_incremental_build_is_copied_from_its_table(
+    tmp_path: Path,
+) -> None:
+    """The other way okendo_keep_built copies a model's rows for the models downstream: from
+    the model's table, filtered to the touched customers, when the build did not insert them
+    through a temporary table. Here `int_events_reviews` is gone and an incremental `dbt build`
+    run by hand creates it whole (the pipeline would make that build a full one); the events
+    downstream, read from the copy, come out as before."""
+    import shutil
+
+    landing, database = tmp_path / "landing", str(tmp_path / "w.duckdb")
+    generate(landing, 100, seed=6, as_of=date(2026, 6, 1))
+    assert run_refresh(landing, database, "2026-06-01").success
+    before = str(tmp_path / "before.duckdb")
+    shutil.copy(database, before)
+    with duckdb.connect(database) as conn:
+        conn.execute("drop table intermediate.int_events_reviews")
+        conn.execute(
+            "insert into raw.touched_customers select customer_key, 'by-hand' from "
+            "marts.customer_events where event_name = 'Okendo Review Created' "
+            "order by customer_key limit 1"
+        )
+    dbt_cli(
+        WarehouseResource(database=database), tmp_path / "by-hand",
+        "build", "--exclude", incremental.INCREMENTAL_EXCLUDE, as_of="2026-06-01",
+    )  # fmt: skip
+    events = compiled_in(tmp_path / "by-hand", "customer_events")
+    assert '"raw"."okendo_scope_int_events_reviews"' in events  # read from the copy
+    assert differences(database, before) == dict.fromkeys(MARTS, 0)
 
 
 def test_a_micro_batch_killed_mid_build_is_repaired_by_the_next(tmp_path: Path) -> None:
