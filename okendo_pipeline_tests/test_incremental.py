@@ -230,6 +230,17 @@ def test_a_small_load_rebuilds_only_the_customers_it_touches(tmp_path: Path) -> 
     # The marts read the rows each upstream model rebuilt (okendo_built), not the whole tables.
     events = compiled(database, "customer_events")
     assert '"raw"."okendo_scope_int_events_reviews"' in events and '"intermediate"' not in events
+    # So do the tests: the relationship from the events' customers to the profiles reads the
+    # copies on both sides.
+    (related,) = (
+        sql
+        for path in (dbt_project.build_target(database) / "compiled").rglob(
+            "relationships_customer_events_*"
+        )
+        if "customer_key as from_field" in (sql := path.read_text())
+    )
+    assert '"raw"."okendo_scope_customer_events"' in related
+    assert '"raw"."okendo_scope_customer_profiles"' in related
 
 
 def compiled(database: str, model: str) -> str:

@@ -153,9 +153,10 @@ end
 {%- endif -%}
 {%- endmacro -%}
 
-{%- macro okendo_incremental_build() -%}
-{#- This invocation builds incrementally: `dbt build` or `dbt run` without --full-refresh. -#}
-{%- do return(execute and not flags.FULL_REFRESH and flags.WHICH in ('build', 'run')) -%}
+{%- macro okendo_incremental_build(commands=('build', 'run')) -%}
+{#- This invocation is one of `commands` without --full-refresh: by default, a build that
+    recomputes the touched customers' rows (`dbt build` or `dbt run`). -#}
+{%- do return(execute and not flags.FULL_REFRESH and flags.WHICH in commands) -%}
 {%- endmacro -%}
 
 {%- macro okendo_incremental_models() -%}

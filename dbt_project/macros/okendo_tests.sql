@@ -28,8 +28,8 @@
         in `dbt build` and in `dbt compile`, which shows a test as such a build runs it; whole
         in `dbt test`. Read from the graph, not asked of the database (a query per test, about
         20 ms of each test's 35 in a micro-batch). -#}
-    {%- set scoped = execute and not flags.FULL_REFRESH and flags.WHICH in ('build', 'compile') -%}
-    {%- if not scoped or okendo_incremental_model(relation) is none -%}
+    {%- if not okendo_incremental_build(('build', 'compile'))
+            or okendo_incremental_model(relation) is none -%}
         {%- do return(relation) -%}
     {%- endif -%}
     {%- set built = okendo_built(relation) -%}
@@ -41,10 +41,11 @@
 {%- endmacro %}
 
 {% macro okendo_is_built(rows) -%}
-    {#- Whether `rows` (what okendo_test_rows gave) is the copy of a model's rebuilt rows. -#}
-    {%- if rows is not string -%}
+    {#- Whether `rows` (what okendo_test_rows gave) is the copy of a model's rebuilt rows: one
+        of the relations okendo_built_relation names, compared as relations. -#}
+    {%- if execute and rows is not string -%}
         {%- for node in okendo_incremental_models()
-                if okendo_built_relation(node.name) | string == rows | string -%}
+                if okendo_built_relation(node.name) == rows -%}
             {%- do return(true) -%}
         {%- endfor -%}
     {%- endif -%}
@@ -55,8 +56,10 @@
 {#- dbt's own test, but when the child rows are the copy of the touched customers' rows and
     both sides are the customer's key, only the parent's rows of those customers can match:
     read them from the build's copy rather than every row of the parent. -#}
-{%- set parent = okendo_built(to) -%}
-{%- set by_customer = column_name == 'customer_key' and field == 'customer_key' -%}
+{%- set parent = to -%}
+{%- if column_name == 'customer_key' and field == 'customer_key' and okendo_is_built(model) -%}
+    {%- set parent = okendo_built(to) or to -%}
+{%- endif -%}
 with child as (
     select {{ column_name }} as from_field
     from {{ model }}
@@ -65,7 +68,7 @@ with child as (
 
 parent as (
     select {{ field }} as to_field
-    from {{ parent if parent is not none and by_customer and okendo_is_built(model) else to }}
+    from {{ parent }}
 )
 
 select
