@@ -224,9 +224,18 @@ def test_a_small_load_rebuilds_only_the_customers_it_touches(tmp_path: Path) -> 
     generate(generated, 200, seed=8, as_of=date(2026, 6, 1))
     database = str(tmp_path / "w.duckdb")
     assert run_refresh(generated, database, "2026-06-01").success
+    target = dbt_project.build_target(database)
+    manifest = (target / "manifest.json").stat().st_mtime_ns
     land_another_review(generated, database, "late-1", rating=1)
     assert run_refresh(generated, database, "2026-06-01").success
     assert_one_customer_rebuilt_as_a_full_refresh(generated, database, tmp_path)
+    # The incremental build kept its results and left the full build's manifest alone.
+    results = json.loads((target / "run_results.json").read_text())
+    ran = {r["unique_id"].split(".")[0] for r in results["results"]}
+    assert results["args"]["which"] == "build" and not results["args"]["write_json"]
+    assert "model.okendo.customer_events" in {r["unique_id"] for r in results["results"]}
+    assert "seed" not in ran and "unit_test" not in ran  # what only a full build runs
+    assert (target / "manifest.json").stat().st_mtime_ns == manifest
     # The marts read the rows each upstream model rebuilt (okendo_built), not the whole tables.
     events = compiled(database, "customer_events")
     assert '"raw"."okendo_scope_int_events_reviews"' in events and '"intermediate"' not in events

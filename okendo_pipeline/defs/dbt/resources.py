@@ -97,6 +97,8 @@ class OkendoDbtResource(DbtCliResource):
                 project=params.dbt_project,
             )
         result = outcome.get("result")
+        if "--no-write-json" in cleaned:
+            _write_run_results(result, target_path)
         if result is None or not result.success:
             cause = outcome.get("error") or getattr(result, "exception", None)
             raise DbtBuildError(_failure(cleaned[0], cause, errors, target_path))
@@ -106,6 +108,14 @@ def _failure(command: str, cause: object, errors: list[str], target_path: Path) 
     """What failed: the exception that stopped dbt early, else the nodes' errors."""
     lines = [str(cause)] if cause is not None else errors
     return f"dbt {command} failed:\n" + "\n".join(lines or [f"see {target_path / 'dbt.log'}"])
+
+
+def _write_run_results(result: object, target_path: Path) -> None:
+    """``run_results.json`` for a build told not to write dbt's JSON artifacts: the target
+    folder keeps each build's results, written as dbt writes them (``RunExecutionResult``)."""
+    run = getattr(result, "result", None)
+    if hasattr(run, "write"):
+        run.write(str(target_path / "run_results.json"))
 
 
 def _release_warehouse() -> None:
