@@ -517,7 +517,7 @@ def test_a_changed_dbt_project_makes_the_next_build_a_full_one() -> None:
         incremental.finish_build(conn, first)
         same = plan("a")
         assert not same.full_refresh
-        assert same.dbt_args() == ["--exclude", incremental.INCREMENTAL_EXCLUDE]
+        assert same.dbt_args() == ["--exclude", incremental.INCREMENTAL_EXCLUDE, "--no-write-json"]
         incremental.finish_build(conn, same)
         edited = plan("b")
         assert (edited.full_refresh, edited.reason) == (True, "the dbt project changed")
