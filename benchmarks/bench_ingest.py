@@ -1,9 +1,10 @@
 """Generator and ingestion at a chosen size: wall time and peak memory, medians over runs.
 
-Each phase runs in its own process so its peak resident memory is its own. As a reference
-measured in the same run, DuckDB's own newline-delimited JSON reader counts the same files
-(parsing every byte once, validating nothing): ingestion's ratio to it shows what validation,
-dedupe and history cost beyond reading the data.
+Each phase runs in its own process so its peak resident memory is its own. As references
+measured in the same run: the same load with every line through the full SQL validation
+(``quick_check=False``, the loader before its quick check), and DuckDB's own newline-delimited
+JSON reader counting the same files (parsing every byte once, validating nothing), whose
+ratio shows what validation, dedupe and history cost beyond reading the data.
 
     python benchmarks/bench_ingest.py --customers 1000000 --runs 1
 """
@@ -32,7 +33,7 @@ from pathlib import Path
 from okendo_pipeline.lib import warehouse
 from okendo_pipeline.lib.okendo.loader import load_landing
 with warehouse.connect({db!r}) as conn:
-    r = load_landing(conn, Path({landing!r}))
+    r = load_landing(conn, Path({landing!r}), quick_check={quick})
 print(r.lines, r.envelopes_new, r.rejected)
 """
 
@@ -85,7 +86,12 @@ def main() -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="okendo-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     landing, db = work / "landing", work / "bench.duckdb"
-    results: dict[str, list[tuple[float, float]]] = {"generate": [], "ingest": [], "reference": []}
+    results: dict[str, list[tuple[float, float]]] = {
+        "generate": [],
+        "ingest": [],
+        "full SQL": [],
+        "reference": [],
+    }
     summary = ""
     for run in range(args.runs):
         if args.reuse_landing and landing.is_dir():
@@ -96,10 +102,13 @@ def main() -> None:
                 GENERATE.format(out=str(landing), customers=args.customers)
             )
             results["generate"].append((seconds, peak))
-        for leftover in work.glob("bench.duckdb*"):
-            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
-        seconds, peak, loaded = run_phase(INGEST.format(db=str(db), landing=str(landing)))
-        results["ingest"].append((seconds, peak))
+        for phase, quick in (("ingest", True), ("full SQL", False)):
+            for leftover in work.glob("bench.duckdb*"):
+                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+            seconds, peak, loaded = run_phase(
+                INGEST.format(db=str(db), landing=str(landing), quick=quick)
+            )
+            results[phase].append((seconds, peak))
         seconds, peak, _ = run_phase(REFERENCE.format(glob=str(landing / "*" / "*.jsonl")))
         results["reference"].append((seconds, peak))
         print(f"run {run + 1}/{args.runs}: lines/files {summary}; loaded/new/rejected {loaded}")
@@ -112,6 +121,7 @@ def main() -> None:
     for name, (seconds, peak) in med.items():
         rate = lines / seconds
         print(f"  {name:<10} {seconds:8.1f} s  {rate:12,.0f} lines/s  peak {peak:7.0f} MiB")
+    print(f"  ingest / full SQL ingest: {med['ingest'][0] / med['full SQL'][0]:.2f}x")
     print(f"  ingest / reference read: {med['ingest'][0] / med['reference'][0]:.2f}x")
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)

@@ -254,6 +254,36 @@ def test_a_batch_of_mixed_files_loads_every_line_and_records_each_files_hash(
         assert digest == hashlib.sha256((landing / name).read_bytes()).hexdigest(), name
 
 
+def test_a_large_file_with_no_quick_line_loads_whole_beside_other_folders(
+    landing: Path, tmp_path: Path
+) -> None:
+    """A file with a line that is not UTF-8 takes the full validation whole, so its folder's
+    quick insert is empty. With DuckDB's default ``preserve_insertion_order`` (the warehouse's
+    connections turn it off; ``load_landing`` takes any connection), an empty insert inside a
+    transaction hid the next large insert (over one row group, 122,880 rows) from the
+    transaction's later reads, and the file was recorded as loaded without its envelopes:
+    the parse now runs before the batch's transaction."""
+    path = landing / "review_request" / "big.jsonl"
+    path.parent.mkdir(parents=True)
+    lines = 130_000
+    template = json.dumps(envelope("review_request", 0, reviewRequestId="ID"))
+    with path.open("wb") as fh:
+        for n in range(1, lines + 1):
+            line = template.replace('"000000"', f'"{n:09d}"').replace('"ID"', f'"rr-{n}"')
+            fh.write(line.encode() + b"\n")
+        fh.write(b'{"x": "\xff"}\n')
+    write_landing(landing, "survey_response", "a.jsonl", [envelope("survey_response", 1)])
+    conn = duckdb.connect(str(tmp_path / "default-settings.duckdb"))
+    report = load_landing(conn, landing)
+    assert (report.envelopes_new, report.rejected) == (lines + 1, 1)
+    assert table(conn, "select count(*) from raw.envelopes") == [(lines + 1,)]
+    assert table(conn, "select file, lines, envelopes_new from raw.loaded_files order by 1") == [
+        ("review_request/big.jsonl", lines + 1, lines),
+        ("survey_response/a.jsonl", 1, 1),
+    ]
+    conn.close()
+
+
 def test_unreadable_file_is_recorded_not_fatal(
     landing: Path, conn: duckdb.DuckDBPyConnection
 ) -> None:
