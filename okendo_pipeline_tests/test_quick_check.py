@@ -104,6 +104,21 @@ def _edge_lines() -> list[tuple[str, str]]:
     ]
     for stamp in stamps:
         out.append(("order", json.dumps(envelope("order", 18, dateCreated=stamp))))
+    answers = [
+        {"questionId": "q", "title": "no type", "value": 3},
+        {"questionId": "q", "questionType": None, "value": 3},
+        {"questionId": "q", "questionType": "nps", "value": 11},
+        {"questionId": "q", "questionType": "nps", "value": 10},
+        {"questionId": "q", "questionType": "nps", "value": "9"},
+        {"questionId": "q", "questionType": "nps"},
+        {"questionId": "q", "questionType": "rating", "value": 11},
+        {"questionId": "q", "questionType": "slider", "value": 1},
+    ]
+    for answer in answers:
+        env = envelope(
+            "survey_response", 20, answers=[VALID["survey_response"]["answers"][1], answer]
+        )
+        out.append(("survey_response", json.dumps(env)))
     for rt in VALID:  # every type, deleted with nothing but its id
         env = envelope(rt, 19, topic="delete")
         env["resource"] = {RESOURCE_MODELS[rt].id_field: "gone"}
@@ -200,4 +215,4 @@ def test_the_quick_check_accepts_only_valid_lines_and_nearly_all_of_them(tmp_pat
                     ), (folder, line, reason)
                 valid += reason is None
         assert accepted >= 0.95 * valid, (folder, accepted, valid)
-    assert covered >= 10  # every type but the two whose rules it cannot state
+    assert covered >= 11  # every type but loyalty adjustments (a non-zero integer)

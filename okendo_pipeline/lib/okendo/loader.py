@@ -238,7 +238,9 @@ def _batches(files: list[LandingFile], batch_bytes: int) -> Iterator[list[Landin
         yield batch
 
 
-Frame = tuple[pd.DataFrame, list[tuple[LandingFile, str]], dict[str, str]]
+# Per folder: the lines the quick check accepted, and the others.
+Lines = dict[str, tuple[pd.DataFrame, pd.DataFrame]]
+Frame = tuple[Lines, list[tuple[LandingFile, str]], dict[str, str]]
 
 
 def _prefetched(
@@ -261,9 +263,10 @@ def _prefetched(
 
 
 def _frame(batch: list[LandingFile], quick_check: bool = True) -> Frame:
-    """One frame of all lines of a batch, the files' sha256, and the files that cannot be read
-    (each becomes one rejected line)."""
-    frames = []
+    """The lines of a batch, per folder and split by the quick check (each statement scans only
+    the lines it reads: DuckDB converts every row of a frame it scans), the files' sha256, and
+    the files that cannot be read (each becomes one rejected line)."""
+    frames: dict[str, list[pd.DataFrame]] = {}
     unreadable = []
     digests = {}
     for f in batch:
@@ -277,24 +280,30 @@ def _frame(batch: list[LandingFile], quick_check: bool = True) -> Frame:
         except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
             unreadable.append((f, f"file could not be read: {exc}"))
             continue
-        frames.append(_lines_frame(f, lines, bad, quick_check))
-    if not frames:
-        frames.append(_lines_frame(None, [], np.array([], dtype=bool), False))
-    return pd.concat(frames, ignore_index=True), unreadable, digests
+        frames.setdefault(f.folder, []).append(_lines_frame(f, lines, bad, quick_check))
+    by_folder = {}
+    for folder, parts in frames.items():
+        lines = pd.concat(parts, ignore_index=True)
+        quick_lines = lines["quick"].to_numpy()
+        by_folder[folder] = (
+            lines[quick_lines].drop(columns=["quick", "bad_utf8"]),
+            lines[~quick_lines].drop(columns="quick"),
+        )
+    return by_folder, unreadable, digests
 
 
 def _lines_frame(
-    f: LandingFile | None, lines: list[str], bad: np.ndarray, quick_check: bool
+    f: LandingFile, lines: list[str], bad: np.ndarray, quick_check: bool
 ) -> pd.DataFrame:
     """One file's lines, each flagged when the quick check accepts it (the others take the
     full SQL). A file with a line that is not UTF-8 takes the full SQL whole (rare; the flag
     is per line there)."""
     n = len(lines)
-    check = quick.checker(f.folder) if f is not None and quick_check and not bad.any() else None
+    check = quick.checker(f.folder) if quick_check and not bad.any() else None
     return pd.DataFrame(
         {
-            "file": pd.Series([f.rel if f else ""] * n, dtype=object),
-            "folder": pd.Series([f.folder if f else ""] * n, dtype=object),
+            "file": pd.Series([f.rel] * n, dtype=object),
+            "folder": pd.Series([f.folder] * n, dtype=object),
             "line_no": np.arange(1, n + 1, dtype=np.int64),
             "line": pd.Series(lines, dtype=object),
             "bad_utf8": bad,
@@ -323,7 +332,7 @@ def _parse_sql(folder: str) -> tuple[str, ...]:
     statements = []
     full_source = (
         "select file, folder, line_no, line, bad_utf8 from batch_lines "
-        f"where folder = {sql_str(folder)} and not quick"
+        f"where folder = {sql_str(folder)}"
     )
     if model is not None and quick.checker(folder) is not None:
         paths = ["$.topic", "$.sequenceNumber", "$.version", f"$.resource.{model.id_field}"]
@@ -352,8 +361,7 @@ def _parse_sql(folder: str) -> tuple[str, ...]:
                 from (
                     select file, folder, line_no, line,
                         json_extract_string(line, [{", ".join(map(sql_str, paths))}]) as t
-                    from batch_lines
-                    where folder = {sql_str(folder)} and quick
+                    from batch_quick
                 )
             )
             """
@@ -414,9 +422,7 @@ create or replace temp table batch_parsed (
 """
 
 
-def _parse_batch(
-    conn: duckdb.DuckDBPyConnection, batch: list[LandingFile], lines: pd.DataFrame
-) -> None:
+def _parse_batch(conn: duckdb.DuckDBPyConnection, lines: Lines) -> None:
     """Parse a batch's lines into the temporary ``batch_parsed``, before the batch's transaction.
 
     Outside it on purpose: with DuckDB's default ``preserve_insertion_order`` (the warehouse's
@@ -425,12 +431,15 @@ def _parse_batch(
     same table from the transaction's later reads (``test_ingest``'s large file with no quick
     line). The table is temporary and rebuilt for every batch: nothing durable depends on it.
     """
-    conn.register("batch_lines", lines)
     conn.execute(BATCH_PARSED_SQL)
-    for folder in sorted({f.folder for f in batch}):
+    for folder in sorted(lines):
+        quick_lines, other_lines = lines[folder]
+        conn.register("batch_quick", quick_lines)
+        conn.register("batch_lines", other_lines)
         for statement in _parse_sql(folder):
             conn.execute(statement)
-    conn.unregister("batch_lines")
+        conn.unregister("batch_quick")
+        conn.unregister("batch_lines")
 
 
 def _process_batch(conn: duckdb.DuckDBPyConnection, load_id: str, loaded_at: datetime) -> None:
@@ -615,7 +624,7 @@ def load_landing(
         ):
             digests.update(read)
             loaded_at = datetime.now(UTC)
-            _parse_batch(conn, batch, lines)
+            _parse_batch(conn, lines)
             conn.execute("begin transaction")
             try:
                 _process_batch(conn, report.load_id, loaded_at)
