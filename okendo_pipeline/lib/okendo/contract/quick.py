@@ -25,13 +25,11 @@ the first, so a line the quick check accepts is read as the full SQL would read 
 from __future__ import annotations
 
 import functools
-import types
 import typing
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import msgspec
-from pydantic import BaseModel
 
 from okendo_pipeline.lib.okendo.contract import rules
 from okendo_pipeline.lib.okendo.contract.models import (
@@ -40,6 +38,7 @@ from okendo_pipeline.lib.okendo.contract.models import (
     TOPIC,
     OkendoModel,
 )
+from okendo_pipeline.lib.okendo.contract.validation import is_model, rule_of, unwrap_optional
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Any JSON value but null: a required field with no rule of its own.
@@ -79,38 +78,21 @@ def _rule_type(rule: rules.Rule) -> Any:
     raise Unsupported(type(rule).__name__)
 
 
-def _rule_of(field: Any) -> rules.Rule | None:
-    return next((m for m in field.metadata if isinstance(m, rules.Rule)), None)
-
-
-def _unwrap(annotation: Any) -> Any:
-    """``X | None`` -> ``X``."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation
-
-
-def _is_model(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
-
-
 def _fields(model: type[OkendoModel]) -> dict[str, tuple[Any, bool]]:
     """Each field some rule reads: its msgspec type and whether it is required."""
     out: dict[str, tuple[Any, bool]] = {}
     for field in model.model_fields.values():
-        annotation = _unwrap(field.annotation)
-        rule = _rule_of(field)
+        annotation = unwrap_optional(field.annotation)
+        rule = rule_of(field)
         if rule is not None:
             kind = _rule_type(rule)
-        elif _is_model(annotation):
+        elif is_model(annotation):
             kind = _struct(annotation)
         elif typing.get_origin(annotation) is dict:
             kind = dict
         elif typing.get_origin(annotation) is list:
             (item,) = typing.get_args(annotation)
-            kind = list[_struct(item)] if _is_model(item) else list
+            kind = list[_struct(item)] if is_model(item) else list
         elif field.is_required():
             kind = NOT_NULL
         else:
@@ -133,7 +115,7 @@ def _tagged(model: type[OkendoModel], fields: dict[str, tuple[Any, bool]]) -> An
     not listed, fails the union and takes the full SQL."""
     (when_key,) = {when.when_key for when in model.when_rules}
     decider = next(f for f in model.model_fields.values() if f.alias == when_key)
-    listed = _rule_of(decider)
+    listed = rule_of(decider)
     if not isinstance(listed, rules.OneOf):
         raise Unsupported(f"{model.__name__}.{when_key}: not a listed set")
     base = {key: value for key, value in fields.items() if key != when_key}
@@ -164,7 +146,7 @@ def timestamp_fields(folder: str) -> list[str]:
     return [
         field.alias or ""
         for field in model.model_fields.values()
-        if isinstance(_rule_of(field), rules.Timestamp)
+        if isinstance(rule_of(field), rules.Timestamp)
     ]
 
 

@@ -137,7 +137,7 @@ def check_line(text: str, folder: str) -> Checked:
 # --- SQL: a whole table at once ---------------------------------------------------------------
 
 
-def _unwrap(annotation: Any) -> Any:
+def unwrap_optional(annotation: Any) -> Any:
     """``X | None`` -> ``X``."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
@@ -146,11 +146,11 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
-def _rule_of(field: Any) -> rules.Rule | None:
+def rule_of(field: Any) -> rules.Rule | None:
     return next((m for m in field.metadata if isinstance(m, rules.Rule)), None)
 
 
-def _is_model(annotation: Any) -> bool:
+def is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
@@ -177,18 +177,18 @@ def _model_sql(model: type[OkendoModel], frag_of: Any, path_sql: str | None) -> 
         key = field.alias or ""
         frag = frag_of(key)
         path = sql_str(key) if path_sql is None else f"{path_sql} || {sql_str('.' + key)}"
-        annotation = _unwrap(field.annotation)
+        annotation = unwrap_optional(field.annotation)
         present = f"not {sql_is_null(frag)}"
         if field.is_required():
             out.append(
                 f"case when {sql_is_null(frag)} then {_msg(path, rules.MISSING_MESSAGE)} end"
             )
-        rule = _rule_of(field)
+        rule = rule_of(field)
         if rule is not None:
             out.append(
                 f"case when {present} and not {_ok(rule, frag)} then {_msg(path, rule.message)} end"
             )
-        elif _is_model(annotation):
+        elif is_model(annotation):
             out.append(
                 f"case when {present} and json_type({frag}) <> 'OBJECT' "
                 f"then {_msg(path, rules.NOT_OBJECT_MESSAGE)} end"
@@ -206,7 +206,7 @@ def _model_sql(model: type[OkendoModel], frag_of: Any, path_sql: str | None) -> 
                 f"then {_msg(path, rules.NOT_LIST_MESSAGE)} end"
             )
             (item,) = typing.get_args(annotation)
-            if _is_model(item):
+            if is_model(item):
                 items = f"json_extract({frag}, '$[*]')"
                 out += [
                     f"case when json_type({frag}) = 'ARRAY' then {n} end"
@@ -231,7 +231,7 @@ def _list_sql(item: type[OkendoModel], items: str, path_sql: str) -> list[str]:
     for field in item.model_fields.values():
         key = field.alias or ""
         frag = _child("x", key)
-        rule = _rule_of(field)
+        rule = rule_of(field)
         if field.is_required():
             idx = first_failing(f"not ({is_object} and {sql_is_null(frag)})")
             out.append(f"case when {idx} > 0 then {at(idx, '.' + key, rules.MISSING_MESSAGE)} end")
