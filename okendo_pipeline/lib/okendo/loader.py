@@ -335,17 +335,26 @@ def _parse_sql(folder: str) -> tuple[str, ...]:
         f"where folder = {sql_str(folder)}"
     )
     if model is not None and quick.checker(folder) is not None:
-        paths = ["$.topic", "$.sequenceNumber", "$.version", f"$.resource.{model.id_field}"]
         email_path = model.email_path or ()
-        paths.append("$.resource." + ".".join(email_path) if email_path else "$.noEmail")
         stamps = quick.timestamp_fields(folder)
-        paths += [f"$.resource.{name}" for name in stamps]
+        # The texts one multi-path read takes from each line, and where each lands in its list.
+        paths = {
+            "topic": "$.topic",
+            "sequence": "$.sequenceNumber",
+            "version": "$.version",
+            "id": f"$.resource.{model.id_field}",
+            **({"email": "$.resource." + ".".join(email_path)} if email_path else {}),
+            **{f"stamp {name}": f"$.resource.{name}" for name in stamps},
+        }
+        t = {name: f"t[{i}]" for i, name in enumerate(paths, start=1)}
         # the Timestamp rule on a text the quick check already knows is a JSON string
         pattern = sql_str(rules.TIMESTAMP_PATTERN)
         stamps_ok = " and ".join(
-            f"regexp_full_match(t[{i}], {pattern}) and try_cast(t[{i}] as timestamptz) is not null"
-            for i in range(6, 6 + len(stamps))
+            f"regexp_full_match({t[f'stamp {name}']}, {pattern}) "
+            f"and try_cast({t[f'stamp {name}']} as timestamptz) is not null"
+            for name in stamps
         )
+        customer_key = f"lower(trim({t['email']}))" if email_path else "NULL::varchar"
         statements.append(
             f"""
             insert into batch_parsed
@@ -353,14 +362,16 @@ def _parse_sql(folder: str) -> tuple[str, ...]:
                 case when ok then NULL else line end as line,
                 case when ok then NULL else '{RECHECK}' end as reason,
                 {sql_str(folder)} as resource_type,
-                t[4] as resource_id, t[1] as topic, t[2] as sequence_text, t[3] as version,
-                {"lower(trim(t[5]))" if email_path else "NULL::varchar"} as customer_key,
+                {t["id"]} as resource_id, {t["topic"]} as topic,
+                {t["sequence"]} as sequence_text, {t["version"]} as version,
+                {customer_key} as customer_key,
                 case when ok then json_extract(line, '$.resource') end as resource_json
             from (
                 select *, coalesce({stamps_ok or "true"}, false) as ok
                 from (
                     select file, folder, line_no, line,
-                        json_extract_string(line, [{", ".join(map(sql_str, paths))}]) as t
+                        json_extract_string(line, [{", ".join(map(sql_str, paths.values()))}])
+                            as t
                     from batch_quick
                 )
             )

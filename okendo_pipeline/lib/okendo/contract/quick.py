@@ -1,8 +1,8 @@
 """A quick check that accepts a landing line only when every contract rule surely passes.
 
 The set-based SQL (``validation.parsed_sql``) names every failing rule of a line, and for that
-it reads each field's JSON type and text in DuckDB: about 8 µs of CPU a line, most of the load
-of a large folder. Nearly every line is valid, and a valid line needs no reason. So the
+it reads each field's JSON type and text in DuckDB: about 15 µs of CPU a review line, most of
+the load of a large folder. Nearly every line is valid, and a valid line needs no reason. So the
 loader first decodes each line with msgspec into types compiled from the same pydantic models
 and rule objects, in C: a line it accepts skips the rules and only has its columns read; a
 line it does not accept (rejected, or beyond what the quick types can say) takes the full SQL,
