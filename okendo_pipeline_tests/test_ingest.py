@@ -367,22 +367,53 @@ def test_batches_are_independent_transactions(
 def test_a_load_interrupted_before_the_current_state_is_repaired_by_the_next(
     landing: Path, conn: duckdb.DuckDBPyConnection
 ) -> None:
+    write_landing(landing, "review", "0.jsonl", [envelope("review", 1, reviewId="r-0")])
+    load_landing(conn, landing)  # a current state exists: later loads list what they touch
     write_landing(landing, "review", "a.jsonl", [envelope("review", 1, rating=5)])
     write_landing(landing, "review", "b.jsonl", [envelope("review", 2, "update", rating=2)])
     # A real fault at the last step: the current-state table is not writable.
+    conn.execute("create table saved as select * from raw.current_resources")
+    conn.execute("drop table raw.current_resources")
+    conn.execute("create view raw.current_resources as select * from saved")
+    with pytest.raises(duckdb.Error):
+        load_landing(conn, landing, batch_bytes=1)
+    # Both batches committed with their manifest rows; the current state was never written.
+    assert table(conn, "select count(*) from raw.loaded_files") == [(3,)]
+    assert table(
+        conn, "select count(distinct (resource_type, resource_id)) from raw.pending_current"
+    ) == [(1,)]
+    conn.execute("drop view raw.current_resources")
+    conn.execute("create table raw.current_resources as select * from saved")
+    again = load_landing(conn, landing)
+    assert again.files_loaded == 0  # nothing is read twice
+    assert current(conn, "review") == {
+        "r-0": (1, "create", "5", "ada@example.com"),
+        "r-1": (2, "update", "2", "ada@example.com"),
+    }
+    assert table(conn, "select count(*) from raw.pending_current") == [(0,)]
+
+
+def test_an_interrupted_first_load_is_repaired_from_the_whole_history(
+    landing: Path, conn: duckdb.DuckDBPyConnection
+) -> None:
+    """A first load lists nothing as pending: with no current state, the next load computes
+    it from every key of the history and touches every customer."""
+    write_landing(landing, "review", "a.jsonl", [envelope("review", 1, rating=5)])
+    write_landing(landing, "review", "b.jsonl", [envelope("review", 2, "update", rating=2)])
+    write_landing(landing, "customer", "c.jsonl", [envelope("customer", 1, email="Bo@X.io")])
     ensure_schema(conn)
     conn.execute("drop table raw.current_resources")
     conn.execute("create view raw.current_resources as select * from raw.envelopes where false")
     with pytest.raises(duckdb.Error):
         load_landing(conn, landing, batch_bytes=1)
-    # Both batches committed with their manifest rows; the current state was never written.
-    assert table(conn, "select count(*) from raw.loaded_files") == [(2,)]
-    assert table(
-        conn, "select count(distinct (resource_type, resource_id)) from raw.pending_current"
-    ) == [(1,)]
+    assert table(conn, "select count(*) from raw.loaded_files") == [(3,)]
+    assert table(conn, "select count(*) from raw.pending_current") == [(0,)]
     conn.execute("drop view raw.current_resources")
     conn.execute("create table raw.current_resources as select * from raw.envelopes with no data")
     again = load_landing(conn, landing)
-    assert again.files_loaded == 0  # nothing is read twice
+    assert again.files_loaded == 0
     assert current(conn, "review") == {"r-1": (2, "update", "2", "ada@example.com")}
-    assert table(conn, "select count(*) from raw.pending_current") == [(0,)]
+    assert table(conn, "select distinct customer_key from raw.touched_customers order by 1") == [
+        ("ada@example.com",),
+        ("bo@x.io",),
+    ]
