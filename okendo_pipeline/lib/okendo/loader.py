@@ -315,7 +315,7 @@ def _lines_frame(
 
 
 # Marks a line the quick check accepted whose required timestamp DuckDB does not take: the
-# full SQL reads it again, and the marked row stays out of every count and table.
+# full SQL reads it again, and the marked row is then deleted, before anything counts rows.
 RECHECK = "(read again)"  # no reason has this form: each names a field or the line
 
 
@@ -348,11 +348,8 @@ def _parse_sql(folder: str) -> tuple[str, ...]:
         }
         t = {name: f"t[{i}]" for i, name in enumerate(paths, start=1)}
         # the Timestamp rule on a text the quick check already knows is a JSON string
-        pattern = sql_str(rules.TIMESTAMP_PATTERN)
         stamps_ok = " and ".join(
-            f"regexp_full_match({t[f'stamp {name}']}, {pattern}) "
-            f"and try_cast({t[f'stamp {name}']} as timestamptz) is not null"
-            for name in stamps
+            rules.Timestamp().sql_text_ok(t[f"stamp {name}"]) for name in stamps
         )
         customer_key = f"lower(trim({t['email']}))" if email_path else "NULL::varchar"
         statements.append(
@@ -421,6 +418,10 @@ def _parse_sql(folder: str) -> tuple[str, ...]:
     from parsed
     """
     )
+    if len(statements) > 1:
+        statements.append(
+            f"delete from batch_parsed where folder = {sql_str(folder)} and reason = '{RECHECK}'"
+        )
     return tuple(statements)
 
 
@@ -465,10 +466,10 @@ def _process_batch(
         """
         insert into raw.rejected_records
         select folder, file, min(line_no), reason, line, ?, ?
-        from batch_parsed where reason is not null and reason <> ?
+        from batch_parsed where reason is not null
         group by folder, file, line, reason
         """,
-        [load_id, loaded_at, RECHECK],
+        [load_id, loaded_at],
     )
     # The same (resource type, id, sequence number) is one envelope: first seen wins. Ranked and
     # compared with the history on the keys alone (a window over whole rows moved every payload
@@ -730,19 +731,17 @@ def _per_file_counts(
         """
         with parsed as (
             select file, count(*) as lines, count(*) filter (where reason is null) as accepted
-            from batch_parsed where reason is distinct from ? group by file
+            from batch_parsed group by file
         ),
         new as (select file, count(*) as n from batch_new group by file),
         rejected as (
             select file, count(*) as n from (
-                select distinct file, line, reason from batch_parsed
-                where reason is not null and reason <> ?
+                select distinct file, line, reason from batch_parsed where reason is not null
             ) group by file
         )
         select p.file, p.lines, coalesce(n.n, 0), p.accepted - coalesce(n.n, 0), coalesce(r.n, 0)
         from parsed p left join new n using (file) left join rejected r using (file)
-        """,
-        [RECHECK, RECHECK],
+        """
     ).fetchall()
     counts = {f: (lines, new, dup, rej) for f, lines, new, dup, rej in rows}
     return {f.rel: counts.get(f.rel, (0, 0, 0, int(f.rel in unreadable))) for f in batch}
