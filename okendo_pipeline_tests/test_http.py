@@ -180,7 +180,10 @@ def test_429_budget_is_bounded(braze_fake):
 
 
 def test_fake_rate_limit_is_enforced_and_paced_client_stays_under_it():
-    app = FakeBraze(rate_limit=(20, 1.0))
+    # 5 a second: an unpaced burst of 25 could only miss every 429 by spreading over five
+    # windows (4 s or more). With 20 a second it needed only to cross one window's edge, which
+    # a loaded CI machine did once.
+    app = FakeBraze(rate_limit=(5, 1.0))
     with FakeServer(app) as server, client(server.url) as http:
         for _ in range(25):
             http.post("/users/track", BODY, pacer=TokenBucket(None))
