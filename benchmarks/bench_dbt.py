@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from okendo_pipeline.lib.incremental import INCREMENTAL_EXCLUDE
 from okendo_pipeline.lib.okendo.loader import ensure_schema
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
@@ -52,10 +53,9 @@ def timed(fn) -> float:
 def dbt_build(database: str, as_of: str, *, full: bool) -> None:
     args = ["dbt", "build", "--profiles-dir", str(DBT_DIR), "--project-dir", str(DBT_DIR)]
     args += ["--vars", json.dumps({"as_of": as_of, "duckdb_path": database})]
-    subprocess.run(
-        [*args, "--full-refresh"] if full else args, check=True, env=dict(os.environ),
-        capture_output=True,
-    )  # fmt: skip
+    # what the pipeline's plan adds (BuildPlan.dbt_args), but with dbt's JSON written
+    args += ["--full-refresh"] if full else ["--exclude", INCREMENTAL_EXCLUDE]
+    subprocess.run(args, check=True, env=dict(os.environ), capture_output=True)
 
 
 def touch(database: str, customers: int) -> None:

@@ -539,3 +539,23 @@ def test_the_project_fingerprint_follows_the_models_not_the_tests() -> None:
     assert dbt_project.fingerprint(manifest, project_file + b"\n# vars edited") != before
     relations = dbt_project.model_relations()
     assert "marts.customer_profiles" in relations and "staging.stg_okendo__reviews" in relations
+
+
+def test_dbt_build_by_hand_after_a_load_runs_the_unit_tests_too(tmp_path: Path) -> None:
+    """``dbt build`` run by hand while a load's touched customers wait for the next build is an
+    incremental build of every node, unit tests included: each unit test reads its given rows
+    (a unit test has no graph to find the build's copies in)."""
+    landing, database = tmp_path / "landing", str(tmp_path / "w.duckdb")
+    generate(landing, 60, seed=6, as_of=date(2026, 6, 1))
+    assert run_refresh(landing, database, "2026-06-01").success
+    with duckdb.connect(database) as conn:
+        conn.execute(
+            "insert into raw.touched_customers select customer_key, 'test' "
+            "from marts.customer_profiles order by customer_key limit 3"
+        )
+    out = dbt_cli(
+        WarehouseResource(database=database), tmp_path / "by-hand",
+        "build", "--no-use-colors", check=False, as_of="2026-06-01",
+    )  # fmt: skip
+    assert "Completed successfully" in out, out[-3000:]
+    assert out.count("PASS int_") + out.count("PASS customer_profile_attributes::") == 3

@@ -161,9 +161,10 @@ end
 
 {%- macro okendo_incremental_models() -%}
 {#- The incremental models: an incremental build recomputes their rows of the touched customers,
-    which it finds by customer_key (okendo_delete_touched). -#}
+    which it finds by customer_key (okendo_delete_touched). A unit test's graph has no nodes:
+    its model reads the test's given rows whole. -#}
 {%- set models = [] -%}
-{%- for node in graph.nodes.values()
+{%- for node in graph.get('nodes', {}).values()
         if node.resource_type == 'model' and node.config.materialized == 'incremental' -%}
 {%- do models.append(node) -%}
 {%- endfor -%}
