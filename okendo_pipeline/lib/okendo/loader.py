@@ -37,21 +37,8 @@ LANDING_SUFFIXES = (".jsonl", ".jsonl.gz")
 DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
 NOT_UTF8 = "line is not valid UTF-8"
 
-SCHEMA_SQL = """
-create schema if not exists raw;
-create table if not exists raw.loaded_files (
-    file varchar not null,          -- path below the landing folder: <resource_type>/<name>
-    content_hash varchar not null,  -- sha256 of the file's bytes
-    size_bytes bigint not null,
-    mtime_ns bigint not null,
-    lines bigint not null,
-    envelopes_new bigint not null,
-    envelopes_duplicate bigint not null,
-    rejected bigint not null,
-    load_id varchar not null,
-    loaded_at timestamptz not null
-);
-create table if not exists raw.envelopes (
+# The columns of the history (`raw.envelopes`) and of the current state, with their storage.
+ENVELOPE_COLUMNS = """
     resource_type varchar not null,
     resource_id varchar not null using compression uncompressed,
     sequence_number hugeint not null,
@@ -68,21 +55,25 @@ create table if not exists raw.envelopes (
     line bigint not null,
     load_id varchar not null,
     loaded_at timestamptz not null
-);
--- The latest version of each key, deletes applied: the history's columns and compression.
-create table if not exists raw.current_resources (
-    resource_type varchar not null,
-    resource_id varchar not null using compression uncompressed,
-    sequence_number hugeint not null,
-    topic varchar not null,
-    version varchar,
-    customer_key varchar using compression uncompressed,
-    resource json using compression zstd,
-    file varchar not null,
-    line bigint not null,
+"""
+
+SCHEMA_SQL = f"""
+create schema if not exists raw;
+create table if not exists raw.loaded_files (
+    file varchar not null,          -- path below the landing folder: <resource_type>/<name>
+    content_hash varchar not null,  -- sha256 of the file's bytes
+    size_bytes bigint not null,
+    mtime_ns bigint not null,
+    lines bigint not null,
+    envelopes_new bigint not null,
+    envelopes_duplicate bigint not null,
+    rejected bigint not null,
     load_id varchar not null,
     loaded_at timestamptz not null
 );
+create table if not exists raw.envelopes ({ENVELOPE_COLUMNS});
+-- The latest version of each key, deletes applied.
+create table if not exists raw.current_resources ({ENVELOPE_COLUMNS});
 -- Resources whose current state must be recomputed; written with each batch, emptied once the
 -- current state is refreshed, so a crash in between is repaired by the next load.
 create table if not exists raw.pending_current (
