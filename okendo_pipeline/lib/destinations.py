@@ -14,6 +14,7 @@ No row is ever reported accepted unless the response said so.
 import json
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -93,19 +94,32 @@ class ItemOutcome:
 @dataclass
 class Batch:
     """Items and their encoded JSON, ready to be joined into one request body; or, for rows
-    rendered in SQL, ``joined``: their objects already joined by commas, with only their
-    ``keys`` and ``operations`` (no item per row: a million profiles cost Python no objects)."""
+    rendered in SQL, ``joined``: their objects already joined by commas, with their keys and
+    operations as one JSON array each and their ``count`` (no item, key or operation per row
+    in Python: a million profiles cost the sending process no objects)."""
 
     items: list[Item] = field(default_factory=list)
     encoded: list[bytes] = field(default_factory=list)
     size: int = 0
     joined: bytes | None = None
-    keys: list[str] | None = None
-    operations: list[str] | None = None
+    keys_json: str | None = None
+    operations_json: str | None = None
+    count: int = 0
+
+    def __len__(self) -> int:
+        return len(self.items) if self.joined is None else self.count
 
     def row_keys(self) -> list[str]:
         """Our key of every row, in the order the request carries them."""
-        return self.keys if self.keys is not None else [i.key for i in self.items]
+        if self.keys_json is not None:
+            return json.loads(self.keys_json)
+        return [i.key for i in self.items]
+
+    def keys_as_json(self) -> str:
+        """The keys as one JSON array, as the journal stores them set-based."""
+        if self.keys_json is not None:
+            return self.keys_json
+        return json.dumps([i.key for i in self.items])
 
     def body(self, opening: bytes, closing: bytes) -> bytes:
         """The request body: the objects between ``opening`` and ``closing``."""
@@ -122,19 +136,60 @@ class BatchLimits:
     overhead: int
 
 
+Outcome = tuple[Status, str | None]
+
+
 @dataclass
 class BatchResult:
-    """How one batch went, row by row."""
+    """How one batch went, row by row, without an object per row: every row of ``batch`` has
+    ``status`` and ``reason`` but the positions in ``exceptions``. A batch the destination
+    took whole, the usual case, costs Python nothing per row; ``outcomes`` lists them all."""
 
-    outcomes: list[ItemOutcome]
+    batch: Batch
+    status: Status = "accepted"
+    reason: str | None = None
+    exceptions: dict[int, Outcome] = field(default_factory=dict)
     requests: int = 0
     possible_duplicates: int = 0
     elapsed: float = 0.0
     error: str | None = None
     filtered_out_fields: list[str] = field(default_factory=list)
 
+    @classmethod
+    def per_row(cls, batch: Batch, outcomes: list[ItemOutcome], **kwargs: Any) -> "BatchResult":
+        """From one outcome per row, in the batch's order."""
+        exceptions: dict[int, Outcome] = {
+            n: (o.status, o.reason)
+            for n, o in enumerate(outcomes)
+            if o.status != "accepted" or o.reason
+        }
+        return cls(batch, exceptions=exceptions, **kwargs)
+
+    @property
+    def rows(self) -> int:
+        return len(self.batch)
+
+    @property
+    def outcomes(self) -> list[ItemOutcome]:
+        """Every row's outcome, in order."""
+        usual = (self.status, self.reason)
+        return [
+            ItemOutcome(key, *self.exceptions.get(n, usual))
+            for n, key in enumerate(self.batch.row_keys())
+        ]
+
     def count(self, status: Status) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
+        if not self.exceptions:
+            return self.rows if self.status == status else 0
+        listed = sum(1 for s, _ in self.exceptions.values() if s == status)
+        return listed + (self.rows - len(self.exceptions) if self.status == status else 0)
+
+    def reasons(self, status: Status) -> Counter[str]:
+        """How many rows of ``status`` gave each reason."""
+        found = Counter(r for s, r in self.exceptions.values() if s == status and r)
+        if self.status == status and self.reason and self.rows > len(self.exceptions):
+            found[self.reason] += self.rows - len(self.exceptions)
+        return found
 
 
 def utc_moment(value: date | datetime | str) -> datetime:
@@ -215,17 +270,18 @@ def split_joined(
     max_bytes: int,
     overhead: int,
 ) -> Iterator[Batch]:
-    """Objects rendered and joined by commas in SQL (``sizes``: each one's bytes), as batches
-    within ``max_bytes``: one batch when they fit, which they do unless objects are unusually
-    large. An object that alone exceeds ``max_bytes`` is an error naming its key."""
-    if overhead + len(joined) <= max_bytes:
-        yield Batch(joined=joined, keys=keys, operations=operations)
-        return
+    """Objects rendered and joined by commas in SQL (``sizes``: each one's bytes) that do not
+    fit one request, as batches within ``max_bytes``. An object that alone exceeds
+    ``max_bytes`` is an error naming its key."""
     starts = list(accumulate((size + 1 for size in sizes), initial=0))  # each object's offset
 
     def part(lo: int, hi: int) -> Batch:
-        body = joined[starts[lo] : starts[hi] - 1]
-        return Batch(joined=body, keys=keys[lo:hi], operations=operations[lo:hi])
+        return Batch(
+            joined=joined[starts[lo] : starts[hi] - 1],
+            keys_json=json.dumps(keys[lo:hi]),
+            operations_json=json.dumps(operations[lo:hi]),
+            count=hi - lo,
+        )
 
     first = 0
     for n, size in enumerate(sizes):
@@ -243,11 +299,7 @@ def split_joined(
 def failed_batch(batch: Batch, error: DestinationError | str, requests: int = 0) -> BatchResult:
     """Every row of a batch that did not get through: send again later, with the reason."""
     reason = str(error)
-    return BatchResult(
-        outcomes=[ItemOutcome(key, "retry", reason) for key in batch.row_keys()],
-        requests=requests,
-        error=reason,
-    )
+    return BatchResult(batch, "retry", reason, requests=requests, error=reason)
 
 
 def send_all(
@@ -258,9 +310,12 @@ def send_all(
 ) -> Iterator[tuple[Batch, BatchResult]]:
     """Send batches with at most ``concurrency`` in flight; yield each with its result.
 
-    Results come back in completion order. The caller records intent before it hands a batch
-    over (the iterator is pulled lazily, one batch ahead of the free slots) and outcome as each
-    result arrives. An ``AuthError`` stops everything at once: no other batch is started.
+    Results come back in completion order. One at a time (``concurrency`` 1), the iterator is
+    pulled only when the previous batch is done, so a caller that records intent before it
+    hands a batch over has at most that one batch out. With threads, as many batches again
+    wait queued behind those in flight, so a thread that finishes starts the next at once
+    instead of waiting for the caller to journal the last result. An ``AuthError`` stops
+    everything at once: no other batch is sent.
     """
     if concurrency <= 1:
         for batch in batch_iter:
@@ -282,7 +337,7 @@ def send_all(
         source = iter(batch_iter)
         exhausted = False
         while pending or not exhausted:
-            while not exhausted and not stop.is_set() and len(pending) < concurrency:
+            while not exhausted and not stop.is_set() and len(pending) < 2 * concurrency:
                 batch = next(source, None)
                 if batch is None:
                     exhausted = True

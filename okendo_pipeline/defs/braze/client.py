@@ -29,7 +29,7 @@ from okendo_pipeline.lib.destinations import (
     BatchResult,
     IdentityMerge,
     Item,
-    ItemOutcome,
+    Outcome,
     Removal,
     SendSettings,
     batches,
@@ -74,28 +74,23 @@ def normalise_endpoint(endpoint: str) -> str:
     return endpoint if "://" in endpoint else f"https://{endpoint}"
 
 
-def outcomes_from_track(
-    keys: list[str], array: Array, status: int, response: TrackResponse
-) -> list[ItemOutcome]:
-    """One outcome per item: objects named in ``errors[]`` (this array, by index) are rejected
-    with Braze's reason (the same object would fail again); the rest were accepted. A 201 whose
-    message is not "success" is a failed request (all rows retried); 202 "queued" means received.
-    """
+def result_from_track(
+    batch: Batch, array: Array, status: int, response: TrackResponse
+) -> BatchResult:
+    """Every row's outcome, by position: objects named in ``errors[]`` (this array, by index)
+    are rejected with Braze's reason (the same object would fail again); the rest were
+    accepted. A 201 whose message is not "success" is a failed request (all rows retried); 202
+    "queued" means received."""
     if status != 202 and response.message != "success":
         reason = f"braze {TRACK_PATH}: {response.message or 'no message'}"
-        return [ItemOutcome(key, "retry", reason) for key in keys]
-    rejected: dict[int, str] = {}
+        return BatchResult(batch, "retry", reason)
+    rejected: dict[int, Outcome] = {}
     for err in response.errors:
-        if err.input_array == array and err.index is not None and 0 <= err.index < len(keys):
-            rejected.setdefault(err.index, err.type)
+        if err.input_array == array and err.index is not None and 0 <= err.index < len(batch):
+            rejected.setdefault(err.index, ("rejected", err.type))
         else:
             log.warning("braze error not tied to a row of this batch: %s", err.model_dump())
-    if not rejected:
-        return [ItemOutcome(key, "accepted") for key in keys]
-    return [
-        ItemOutcome(key, "rejected", rejected[n]) if n in rejected else ItemOutcome(key, "accepted")
-        for n, key in enumerate(keys)
-    ]
+    return BatchResult(batch, exceptions=rejected)
 
 
 class BrazeClient:
@@ -159,17 +154,13 @@ class BrazeClient:
             parsed = TrackResponse.model_validate(resp.json() or {})
         except (ValidationError, ValueError) as exc:
             return failed_batch(batch, f"braze {TRACK_PATH}: unreadable body ({exc})", 1)
-        outcomes = outcomes_from_track(batch.row_keys(), array, resp.status, parsed)
-        duplicates = 0
+        result = result_from_track(batch, array, resp.status, parsed)
+        result.requests = resp.attempts
+        result.elapsed = resp.elapsed
         if array == "events" and resp.ambiguous_retries:
             # An earlier attempt may have been applied: Braze keeps every copy it receives.
-            duplicates = sum(1 for o in outcomes if o.status == "accepted")
-        return BatchResult(
-            outcomes=outcomes,
-            requests=resp.attempts,
-            possible_duplicates=duplicates,
-            elapsed=resp.elapsed,
-        )
+            result.possible_duplicates = result.count("accepted")
+        return result
 
     def track_attributes(self, items: Iterable[Item]) -> Iterator[tuple[Batch, BatchResult]]:
         """Profile attributes; yields each batch with its per-row outcomes."""

@@ -171,8 +171,9 @@ class IterableClient:
             parsed = BulkResponse.model_validate(resp.json() or {})
         except (ValidationError, ValueError) as exc:
             return failed_batch(batch, f"iterable {path}: unreadable 200 body ({exc})", 1)
-        result = BatchResult(
-            outcomes=outcomes_from_bulk(batch.items, parsed),
+        result = BatchResult.per_row(
+            batch,
+            outcomes_from_bulk(batch.items, parsed),
             requests=resp.attempts,
             # A resend after an ambiguous failure upserts the same users and event ids: no copies.
             possible_duplicates=0,

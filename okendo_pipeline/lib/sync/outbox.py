@@ -98,17 +98,25 @@ def profile_bodies(
         (top,) = conn.execute("select count(*) from sync_profile_bodies").fetchone()
         for lo in range(0, top, BODY_CHUNK):
             rows = conn.execute(
-                "select keys, ops, body, strlen(body) > ? - ? as split "
+                "select keys, ops, len(sizes), body, strlen(body) > ? - ? as split "
                 "from sync_profile_bodies where batch >= ? and batch < ? order by batch",
                 [limits.max_bytes, limits.overhead, lo, lo + BODY_CHUNK],
             ).fetchall()
-            for n, (keys, ops, joined, split) in enumerate(rows, start=lo):
-                # Keys and operations come as one JSON array each: DuckDB's lists, turned
-                # into Python lists value by value, cost the main thread more than parsing.
-                keys, ops = json.loads(keys), json.loads(ops)
-                sizes = _sizes(conn, n) if split else []
+            for n, (keys, ops, count, joined, split) in enumerate(rows, start=lo):
+                if not split:
+                    # Keys and operations stay one JSON text each: the journal unnests them
+                    # in SQL, so Python parses them only for a batch with failures.
+                    yield Batch(
+                        joined=joined.encode(), keys_json=keys, operations_json=ops, count=count
+                    )
+                    continue
                 yield from split_joined(
-                    keys, ops, sizes, joined.encode(), limits.max_bytes, limits.overhead
+                    json.loads(keys),
+                    json.loads(ops),
+                    _sizes(conn, n),
+                    joined.encode(),
+                    limits.max_bytes,
+                    limits.overhead,
                 )
     finally:
         conn.execute("drop table if exists sync_profile_bodies")

@@ -4,7 +4,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from okendo_pipeline.lib.destinations import ItemOutcome, Status
+from okendo_pipeline.lib.destinations import BatchResult, Status
 from okendo_pipeline.lib.sync.plan import PlanCounts
 from okendo_pipeline.lib.sync.settings import SyncSettings
 
@@ -35,15 +35,13 @@ class SyncReport:
     def dry_run(self) -> bool:
         return self.settings.dry_run
 
-    def count_outcomes(self, kind: RowKind, outcomes: list[ItemOutcome]) -> None:
-        """Count a batch's outcomes: by status at once, reasons only where rows were rejected."""
-        statuses = Counter(o.status for o in outcomes)
-        for status, n in statuses.items():
-            self.outcomes[(kind, COUNTED_AS[status])] += n
-        if statuses["rejected"]:
-            self.rejections.update(
-                o.reason for o in outcomes if o.status == "rejected" and o.reason
-            )
+    def count_outcomes(self, kind: RowKind, result: BatchResult) -> None:
+        """Count a batch's outcomes by status, and the reasons of the rows rejected."""
+        for status, counted_as in COUNTED_AS.items():
+            if n := result.count(status):
+                self.outcomes[(kind, counted_as)] += n
+        if result.exceptions or result.status == "rejected":
+            self.rejections.update(result.reasons("rejected"))
 
     @property
     def profiles_accepted(self) -> int:

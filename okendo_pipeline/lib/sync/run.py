@@ -125,45 +125,46 @@ def _send_plan(
 ) -> None:
     """Identity merges first, then profiles (concurrently), then events (one batch at a time);
     an auth failure stops the run with what was journaled so far."""
-    journal = Journal(conn, report.run_id, codec.name)
     # Rows built in Python carry their operation here, by key; batches rendered in SQL carry
     # their own.
     operations: dict[str, str] | None = None
-    try:
-        if not _merge_identities(conn, sender, report):
-            return
-        if codec.profile_sql is not None:
-            profiles = profile_bodies(conn, codec, report.run_id, sender.profile_limits)
-        else:
-            operations = {}
-            profiles = sender.profile_batches(profile_items(conn, codec, report.run_id, operations))
-        _send(
-            "profile",
-            profiles,
-            sender.send_profile_batch,
-            sender.profile_concurrency,
-            journal,
-            report,
-            operations,
-            flush_each_batch=False,
-        )
-        if report.error is None:
-            events = sender.event_batches(event_items(conn, codec, report.run_id))
-            if sender.events_need_intent:
-                events = _with_intent(events, journal)
+    with Journal(conn, report.run_id, codec.name) as journal:
+        try:
+            if not _merge_identities(conn, sender, report):
+                return
+            if codec.profile_sql is not None:
+                profiles = profile_bodies(conn, codec, report.run_id, sender.profile_limits)
+            else:
+                operations = {}
+                items = profile_items(conn, codec, report.run_id, operations)
+                profiles = sender.profile_batches(items)
             _send(
-                "event",
-                events,
-                sender.send_event_batch,
-                1,
+                "profile",
+                profiles,
+                sender.send_profile_batch,
+                sender.profile_concurrency,
                 journal,
                 report,
-                None,
-                flush_each_batch=sender.events_need_intent,
+                operations,
+                flush_each_batch=False,
             )
-    except AuthError as exc:
-        journal.flush()
-        report.error = str(exc)
+            if report.error is None:
+                events = sender.event_batches(event_items(conn, codec, report.run_id))
+                if sender.events_need_intent:
+                    events = _with_intent(events, journal)
+                _send(
+                    "event",
+                    events,
+                    sender.send_event_batch,
+                    1,
+                    journal,
+                    report,
+                    None,
+                    flush_each_batch=sender.events_need_intent,
+                )
+        except AuthError as exc:
+            journal.flush()
+            report.error = str(exc)
 
 
 def _merge_identities(conn: duckdb.DuckDBPyConnection, sender: Sender, report: SyncReport) -> bool:
@@ -207,19 +208,22 @@ def _send(
     total = report.plan.profiles_planned if kind == "profile" else report.plan.events
     with progress.bar(f"{report.destination}: send {kind}s", total, kind) as sent:
         for batch, result in send_all(batches, send, concurrency=concurrency):
-            sent.update(len(result.outcomes))
+            sent.update(result.rows)
             report.requests += result.requests
             report.possible_duplicates += result.possible_duplicates
-            if batch.operations is not None:  # rendered in SQL: one per row, in order
-                ops = batch.operations
+            ops: str | list[str] | None
+            if batch.operations_json is not None:  # rendered in SQL, with the batch
+                ops = None
             elif operations is not None:
-                ops = [operations.pop(o.key, "update") for o in result.outcomes]
+                ops = [operations.pop(key, "update") for key in batch.row_keys()]
             else:
-                ops = ["track"] * len(result.outcomes)
-            journal.add_outcomes(kind, result.outcomes, ops)
-            report.count_outcomes(kind, result.outcomes)
-            if flush_each_batch or journal.due():
+                ops = "track"
+            journal.add_result(kind, result, ops)
+            report.count_outcomes(kind, result)
+            if flush_each_batch:
                 journal.flush()
+            elif journal.due():
+                journal.flush_soon()
             consecutive_failures = consecutive_failures + 1 if result.error else 0
             if consecutive_failures >= MAX_CONSECUTIVE_FAILED_BATCHES:
                 report.error = (
@@ -235,8 +239,7 @@ def _send(
 def _with_intent(batches: Iterator[Batch], journal: Journal) -> Iterator[Batch]:
     """Commit a ``sending`` entry for every event of a batch before it is handed over."""
     for batch in batches:
-        for item in batch.items:
-            journal.add("event", item.key, "track", "sending", None)
+        journal.add("event", batch, "track", "sending")
         journal.flush()
         yield batch
 
