@@ -96,6 +96,33 @@ def test_out_of_order_and_duplicated_envelopes(
     assert current(conn, "review")["r-1"][0] == 3
 
 
+def test_a_repeated_envelope_keeps_the_copy_seen_first(
+    landing: Path, conn: duckdb.DuckDBPyConnection
+) -> None:
+    """Two copies of one (type, id, sequence number) in one load, with different payloads: the
+    copy from the file that sorts first wins, and within a file the earlier line; a copy in a
+    later load is a duplicate whatever it says."""
+    write_landing(landing, "review", "b.jsonl", [envelope("review", 2, "update", rating=4)])
+    write_landing(
+        landing,
+        "review",
+        "a.jsonl",
+        [envelope("review", 1, rating=5), envelope("review", 2, "update", rating=3),
+         envelope("review", 2, "update", rating=1)],
+    )  # fmt: skip
+    report = load_landing(conn, landing)
+    assert (report.envelopes_new, report.envelopes_duplicate) == (2, 2)
+    assert current(conn, "review")["r-1"][:3] == (2, "update", "3")
+    kept = table(
+        conn,
+        "select file, line, resource->>'$.rating' from raw.envelopes where sequence_number = 2",
+    )
+    assert [(Path(f).name, n, r) for f, n, r in kept] == [("a.jsonl", 2, "3")]
+    write_landing(landing, "review", "c.jsonl", [envelope("review", 2, "update", rating=2)])
+    assert load_landing(conn, landing).envelopes_duplicate == 1
+    assert current(conn, "review")["r-1"][:3] == (2, "update", "3")
+
+
 def test_sequence_numbers_compare_as_integers(
     landing: Path, conn: duckdb.DuckDBPyConnection
 ) -> None:
