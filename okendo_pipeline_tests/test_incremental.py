@@ -371,9 +371,25 @@ def test_a_model_rebuilt_whole_in_an_incremental_build_is_copied_from_its_table(
     assert differences(database, before) == dict.fromkeys(MARTS, 0)
 
 
+def forked_children(parent: int) -> list[int]:
+    """The processes forked from ``parent`` (running its command line), from ``/proc``."""
+    command = Path(f"/proc/{parent}/cmdline").read_bytes()
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == parent and (stat.parent / "cmdline").read_bytes() == command:
+                children.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
+    return children
+
+
 def test_a_micro_batch_killed_mid_build_is_repaired_by_the_next(tmp_path: Path) -> None:
-    """SIGKILL ``okendo-pipeline run`` while dbt builds: the load is committed, the build is not
-    recorded, the touched customers stay; the next run recomputes them and equals a full build."""
+    """SIGKILL ``okendo-pipeline run`` while dbt builds: dbt's process ends with it, the load is
+    committed, the build is not recorded, the touched customers stay; the next run recomputes
+    them and equals a full build."""
+    import contextlib
     import os
     import signal
     import subprocess
@@ -402,8 +418,17 @@ def test_a_micro_batch_killed_mid_build_is_repaired_by_the_next(tmp_path: Path) 
         time.sleep(0.05)
     time.sleep(0.5)  # inside the build
     assert run.poll() is None, "the run ended before its dbt build could be killed"
-    os.killpg(run.pid, signal.SIGKILL)
+    builders = forked_children(run.pid)  # dbt builds in a child forked from the run's process
+    assert builders, "no dbt process beside the run"
+    os.kill(run.pid, signal.SIGKILL)  # the run's process alone, as the kernel's OOM killer would
     run.wait(30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in builders):
+        time.sleep(0.05)
+    left_running = [pid for pid in builders if Path(f"/proc/{pid}").exists()]
+    with contextlib.suppress(ProcessLookupError):  # Dagster's log watchers, if still there
+        os.killpg(run.pid, signal.SIGKILL)
+    assert not left_running, "dbt outlived its run, writing the warehouse and holding its lock"
 
     with duckdb.connect(database, read_only=True) as conn:
         builds = conn.execute("select count(*) from raw.model_builds").fetchone()[0]

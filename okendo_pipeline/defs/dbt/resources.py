@@ -1,8 +1,14 @@
-"""The dbt resource: dagster-dbt's, with builds run by dbt's Python API in the step's process."""
+"""The dbt resource: dagster-dbt's, with builds run by dbt's Python API in a forked child of
+the step's process."""
 
-import queue
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
 import threading
 from collections.abc import Iterator, Sequence
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import dagster as dg
@@ -25,12 +31,16 @@ class DbtBuildError(Exception):
 
 class OkendoDbtResource(DbtCliResource):
     """dagster-dbt's resource (project, profiles, and ``cli`` for commands run by hand), whose
-    ``build`` runs dbt in the step's own process through dbt's programmatic API (``dbtRunner``).
+    ``build`` runs dbt through dbt's programmatic API (``dbtRunner``) in a child forked from
+    the step's process.
 
     ``cli`` starts a new ``dbt`` process per command: a new Python, the import of dbt and its
     adapter (about 2.5 s), then dagster-dbt's ``dbt --version`` and its adapter for metadata
     this project does not fetch, before any SQL; that was most of a micro-batch's dbt step.
-    Here the step imports dbt once (about 1 s) and reads dbt's events as they happen."""
+    A fork starts from what the step's process has already imported. Forked rather than a
+    thread of the step: storing each node's Dagster events (about 10 ms each in the embedded
+    instance) then runs beside dbt, not under the same interpreter lock, and dbt's objects
+    never reach the step's heap (see docs/decisions.md, "The build in a forked child")."""
 
     def build(
         self,
@@ -40,11 +50,7 @@ class OkendoDbtResource(DbtCliResource):
         target_path: Path,
     ) -> Iterator[dg.Output | dg.AssetCheckResult | dg.AssetObservation]:
         """``dbt <args>`` for the assets ``context`` selects, yielding each node's Dagster
-        events as it finishes; raises ``DbtBuildError`` after the last if dbt failed. dbt
-        runs in a thread of this process, the events come back through a queue."""
-        from dbt.cli.main import dbtRunner  # about 1 s: paid by the step that builds
-        from dbt_common.events.functions import msg_to_dict
-
+        events as it finishes; raises ``DbtBuildError`` after the last if dbt failed."""
         cleaned, selects, excludes = extract_runtime_selection_from_args(list(args))
         params = get_updated_cli_invocation_params_for_context(
             context=context,
@@ -63,50 +69,111 @@ class OkendoDbtResource(DbtCliResource):
             *("--target-path", str(target_path), "--log-path", str(target_path)),
             "--no-use-colors",  # plain text in logs and failure messages
         ]
-        finished: queue.SimpleQueue[dict | None] = queue.SimpleQueue()
         errors: list[str] = []
+        for kind, value in _forked_build(argv, "--no-write-json" in cleaned, target_path):
+            if kind == "event":
+                event = DbtCoreCliEventMessage(raw_event=value, event_history_metadata={})
+                yield from event.to_default_asset_events(
+                    manifest=params.manifest,
+                    dagster_dbt_translator=params.dagster_dbt_translator,
+                    context=context,
+                    target_path=target_path,
+                    project=params.dbt_project,
+                )
+            elif kind == "error":
+                errors.append(value)
+            elif value is not None:  # "done": None when dbt succeeded, else what stopped it
+                raise DbtBuildError(_failure(cleaned[0], value, errors, target_path))
 
-        def on_event(msg) -> None:  # called on dbt's threads
-            if msg.info.name in RESULT_EVENTS:
-                finished.put(msg_to_dict(msg))
-            elif msg.info.level == "error":
-                errors.append(msg.info.msg)
 
-        outcome: dict[str, object] = {}
-
-        def run() -> None:
+def _forked_build(
+    argv: list[str], write_results: bool, target_path: Path
+) -> Iterator[tuple[str, object]]:
+    """Run ``dbtRunner().invoke(argv)`` in a forked child and yield what it sends, in order:
+    ("event", a finished node's event as a dict), ("error", an error line), and last ("done",
+    None on success, else the reason). A child that ends without "done" (killed, out of
+    memory) ends the build with its exit code; a step stopped early (the run stopped from the
+    UI) kills the child before it returns."""
+    fork = multiprocessing.get_context("fork")
+    receiver, sender = fork.Pipe(duplex=False)
+    child = fork.Process(
+        target=_child,
+        args=(argv, write_results, target_path, sender, os.getpid()),
+        name="dbt build",
+        daemon=True,
+    )
+    child.start()
+    sender.close()  # the child's copy is the only writer: its exit ends the pipe
+    done = False
+    try:
+        while not done:
             try:
-                outcome["result"] = dbtRunner(callbacks=[on_event]).invoke(argv)
-            except BaseException as error:  # dbtRunner returns what it catches; not all
-                outcome["error"] = error
-            finally:
-                try:
-                    _release_warehouse()
-                finally:
-                    finished.put(None)  # the step stops waiting whatever happened
+                kind, value = receiver.recv()
+            except EOFError:
+                child.join()
+                value = f"dbt's process ended (exit code {child.exitcode}) before it finished"
+                kind = "done"
+            done = kind == "done"
+            yield kind, value
+        child.join()
+    finally:
+        receiver.close()
+        if child.is_alive():  # stopped early: dbt must not go on writing the warehouse
+            child.kill()
+            child.join()
 
-        # A daemon thread: a run stopped from the UI ends its process without waiting for dbt.
-        threading.Thread(target=run, name="dbt build", daemon=True).start()
-        while (raw := finished.get()) is not None:
-            event = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
-            yield from event.to_default_asset_events(
-                manifest=params.manifest,
-                dagster_dbt_translator=params.dagster_dbt_translator,
-                context=context,
-                target_path=target_path,
-                project=params.dbt_project,
-            )
-        result = outcome.get("result")
-        if "--no-write-json" in cleaned:
+
+def _child(
+    argv: list[str], write_results: bool, target_path: Path, sender: Connection, parent: int
+) -> None:
+    """The forked child: dbt's build, each finished node's event sent as it happens."""
+    _end_with(parent)
+    from dbt.cli.main import dbtRunner
+    from dbt_common.events.functions import msg_to_dict
+
+    def on_event(msg) -> None:  # called on dbt's threads; a Connection's send is not shared
+        if msg.info.name in RESULT_EVENTS:
+            event: tuple[str, object] = ("event", msg_to_dict(msg))
+        elif msg.info.level == "error":
+            event = ("error", msg.info.msg)
+        else:
+            return
+        with lock:
+            sender.send(event)
+
+    lock = threading.Lock()
+    reason: str | None = "dbt stopped"
+    try:
+        result = dbtRunner(callbacks=[on_event]).invoke(argv)
+        if write_results:
             _write_run_results(result, target_path)
-        if result is None or not result.success:
-            cause = outcome.get("error") or getattr(result, "exception", None)
-            raise DbtBuildError(_failure(cleaned[0], cause, errors, target_path))
+        if not result.success:
+            reason = str(result.exception) if result.exception is not None else ""
+        else:
+            reason = None
+    except BaseException as error:  # dbtRunner returns what it catches; not all
+        reason = str(error) or repr(error)
+    finally:
+        try:
+            _release_warehouse()
+        finally:
+            sender.send(("done", reason))
+            sender.close()
 
 
-def _failure(command: str, cause: object, errors: list[str], target_path: Path) -> str:
+def _end_with(parent: int) -> None:
+    """Have the kernel kill this process when ``parent`` ends (Linux's parent-death signal):
+    a run killed outright leaves no dbt behind, writing the warehouse and holding its lock."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # ended before the signal was asked for
+        os._exit(1)
+
+
+def _failure(command: str, cause: str, errors: list[str], target_path: Path) -> str:
     """What failed: the exception that stopped dbt early, else the nodes' errors."""
-    lines = [str(cause)] if cause is not None else errors
+    lines = [cause] if cause else errors
     return f"dbt {command} failed:\n" + "\n".join(lines or [f"see {target_path / 'dbt.log'}"])
 
 
