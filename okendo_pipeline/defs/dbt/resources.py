@@ -81,9 +81,9 @@ class OkendoDbtResource(DbtCliResource):
                     project=params.dbt_project,
                 )
             elif kind == "error":
-                errors.append(value)
+                errors.append(str(value))
             elif value is not None:  # "done": None when dbt succeeded, else what stopped it
-                raise DbtBuildError(_failure(cleaned[0], value, errors, target_path))
+                raise DbtBuildError(_failure(cleaned[0], str(value), errors, target_path))
 
 
 def _forked_build(
@@ -142,15 +142,13 @@ def _child(
             sender.send(event)
 
     lock = threading.Lock()
-    reason: str | None = "dbt stopped"
+    reason: str | None = "dbt stopped"  # until dbt returns
     try:
         result = dbtRunner(callbacks=[on_event]).invoke(argv)
         if write_results:
             _write_run_results(result, target_path)
-        if not result.success:
-            reason = str(result.exception) if result.exception is not None else ""
-        else:
-            reason = None
+        # "" when the nodes failed: their error lines, already sent, say why
+        reason = None if result.success else str(result.exception or "")
     except BaseException as error:  # dbtRunner returns what it catches; not all
         reason = str(error) or repr(error)
     finally:
@@ -187,7 +185,9 @@ def _write_run_results(result: object, target_path: Path) -> None:
 
 def _release_warehouse() -> None:
     """Close dbt-duckdb's database handle, which outlives the command (it keeps one per
-    process): the next step, and any other process, must be able to open the file."""
+    process), before the build's process ends: closed, the file is checkpointed and free for
+    the next step and any other process; a process that just ends leaves its write-ahead log
+    for the next opener to replay."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
 
     with manager._LOCK:
