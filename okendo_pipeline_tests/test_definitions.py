@@ -90,6 +90,7 @@ def test_a_dbt_build_that_cannot_start_fails_with_dbt_s_reason(tmp_path: Path) -
 def test_a_dbt_process_that_dies_ends_the_build_with_its_exit_code(tmp_path: Path) -> None:
     """dbt builds in a forked child; killed before it reports (as the kernel's OOM killer
     would), the build ends, saying so, instead of waiting for events that never come."""
+    import contextlib
     import os
     import signal
     import threading
@@ -97,6 +98,7 @@ def test_a_dbt_process_that_dies_ends_the_build_with_its_exit_code(tmp_path: Pat
 
     from okendo_pipeline.defs.dbt.resources import _forked_build
     from okendo_pipeline.lib.dbt_project import dbt_project
+    from okendo_pipeline_tests.runs import forked_children
 
     argv = [
         "parse", "--no-partial-parse", "--quiet",  # a full parse: seconds, and no node events
@@ -104,22 +106,16 @@ def test_a_dbt_process_that_dies_ends_the_build_with_its_exit_code(tmp_path: Pat
         *("--profiles-dir", str(dbt_project.project_dir)),
         *("--target-path", str(tmp_path), "--log-path", str(tmp_path)),
     ]  # fmt: skip
-    me, command, killed = os.getpid(), Path("/proc/self/cmdline").read_bytes(), []
+    killed: list[int] = []
 
     def kill_the_child() -> None:
-        """SIGKILL this process's forked child (its own command line; not the test's other
-        children, such as a database server)."""
         deadline = time.monotonic() + 30
         while not killed and time.monotonic() < deadline:
             time.sleep(0.3)
-            for stat in Path("/proc").glob("[0-9]*/stat"):
-                try:
-                    forked = int(stat.read_text().rsplit(")", 1)[1].split()[1]) == me
-                    if forked and (stat.parent / "cmdline").read_bytes() == command:
-                        os.kill(int(stat.parent.name), signal.SIGKILL)
-                        killed.append(int(stat.parent.name))
-                except (OSError, IndexError, ValueError):
-                    continue  # ended meanwhile
+            for pid in forked_children(os.getpid()):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
 
     killer = threading.Thread(target=kill_the_child)
     killer.start()

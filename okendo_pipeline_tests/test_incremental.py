@@ -18,7 +18,7 @@ import duckdb
 from okendo_pipeline.defs.common.resources import WarehouseResource
 from okendo_pipeline.lib import dbt_project, incremental
 from okendo_pipeline.lib.okendo.generator.generate import generate
-from okendo_pipeline_tests.runs import dbt_cli, land_another_review, run_refresh
+from okendo_pipeline_tests.runs import dbt_cli, forked_children, land_another_review, run_refresh
 from okendo_pipeline_tests.syncing import rows
 
 MARTS = ("customer_profiles", "customer_profile_attributes", "customer_events")
@@ -369,20 +369,6 @@ def test_a_model_rebuilt_whole_in_an_incremental_build_is_copied_from_its_table(
     events = compiled_in(tmp_path / "by-hand", "customer_events")
     assert '"raw"."okendo_scope_int_events_reviews"' in events  # read from the copy
     assert differences(database, before) == dict.fromkeys(MARTS, 0)
-
-
-def forked_children(parent: int) -> list[int]:
-    """The processes forked from ``parent`` (running its command line), from ``/proc``."""
-    command = Path(f"/proc/{parent}/cmdline").read_bytes()
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            if ppid == parent and (stat.parent / "cmdline").read_bytes() == command:
-                children.append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue  # ended meanwhile
-    return children
 
 
 def test_a_micro_batch_killed_mid_build_is_repaired_by_the_next(tmp_path: Path) -> None:
