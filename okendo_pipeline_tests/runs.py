@@ -88,6 +88,16 @@ def forked_children(parent: int) -> list[int]:
     return children
 
 
+def running(pid: int) -> bool:
+    """``pid`` is a live process: not ended, nor a zombie left for a parent to reap (a killed
+    run's children go to init, which in a container may never reap them)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def stop_group(process) -> None:
     """Interrupt a process started with ``start_new_session`` and its children; kill them if
     they have not ended within a minute."""

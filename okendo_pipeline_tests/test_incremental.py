@@ -18,7 +18,13 @@ import duckdb
 from okendo_pipeline.defs.common.resources import WarehouseResource
 from okendo_pipeline.lib import dbt_project, incremental
 from okendo_pipeline.lib.okendo.generator.generate import generate
-from okendo_pipeline_tests.runs import dbt_cli, forked_children, land_another_review, run_refresh
+from okendo_pipeline_tests.runs import (
+    dbt_cli,
+    forked_children,
+    land_another_review,
+    run_refresh,
+    running,
+)
 from okendo_pipeline_tests.syncing import rows
 
 MARTS = ("customer_profiles", "customer_profile_attributes", "customer_events")
@@ -409,9 +415,9 @@ def test_a_micro_batch_killed_mid_build_is_repaired_by_the_next(tmp_path: Path) 
     os.kill(run.pid, signal.SIGKILL)  # the run's process alone, as the kernel's OOM killer would
     run.wait(30)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in builders):
+    while time.monotonic() < deadline and any(map(running, builders)):
         time.sleep(0.05)
-    left_running = [pid for pid in builders if Path(f"/proc/{pid}").exists()]
+    left_running = [pid for pid in builders if running(pid)]
     with contextlib.suppress(ProcessLookupError):  # Dagster's log watchers, if still there
         os.killpg(run.pid, signal.SIGKILL)
     assert not left_running, "dbt outlived its run, writing the warehouse and holding its lock"
