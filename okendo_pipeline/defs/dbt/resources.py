@@ -131,7 +131,7 @@ def _child(
     from dbt.cli.main import dbtRunner
     from dbt_common.events.functions import msg_to_dict
 
-    def on_event(msg) -> None:  # called on dbt's threads; a Connection's send is not shared
+    def on_event(msg) -> None:  # called on dbt's threads: one sends at a time on the pipe
         if msg.info.name in RESULT_EVENTS:
             event: tuple[str, object] = ("event", msg_to_dict(msg))
         elif msg.info.level == "error":
