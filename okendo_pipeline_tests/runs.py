@@ -89,13 +89,17 @@ def forked_children(parent: int) -> list[int]:
 
 
 def running(pid: int) -> bool:
-    """``pid`` is a live process: not ended, nor a zombie left for a parent to reap (a killed
-    run's children go to init, which in a container may never reap them)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
+    """``pid`` is a live process: one of its threads has not ended. Not a zombie left for a
+    parent to reap (a killed run's children go to init, which in a container may never reap
+    them); but a killed process whose first thread is a zombie while others still exit is live:
+    it still holds its files, and their locks."""
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                return True
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+    return False
 
 
 def stop_group(process) -> None:
