@@ -127,6 +127,77 @@ def test_a_dbt_process_that_dies_ends_the_build_with_its_exit_code(tmp_path: Pat
     assert messages == [("done", "dbt's process ended (exit code -9) before it finished")]
 
 
+def _seed_argv(tmp_path: Path, database: Path) -> list[str]:
+    """``dbt seed`` into ``database``: a command that opens the warehouse once its run starts."""
+    import json
+
+    from okendo_pipeline.lib.dbt_project import dbt_project
+
+    return [
+        "seed", "--vars", json.dumps({"duckdb_path": str(database)}),
+        *("--project-dir", str(dbt_project.project_dir)),
+        *("--profiles-dir", str(dbt_project.project_dir)),
+        *("--target-path", str(tmp_path), "--log-path", str(tmp_path)),
+    ]  # fmt: skip
+
+
+def test_dbt_opens_the_warehouse_only_once_the_step_s_own_work_is_done(tmp_path: Path) -> None:
+    """The step works on the warehouse while dbt starts (a micro-batch copies its scope then).
+    DuckDB lets one process write a file: dbt, had it opened the file meanwhile, would fail on
+    the lock. Here the step's work holds the file until dbt has reached the point where it
+    opens it, and a second longer; dbt waits, then loads the seed."""
+    import time
+
+    from okendo_pipeline.defs.dbt.resources import _forked_build
+
+    database = tmp_path / "w.duckdb"
+    log = tmp_path / "dbt.log"
+
+    def hold_the_warehouse() -> None:
+        with duckdb.connect(str(database)) as conn:
+            conn.execute("create table step_work as select 1 as done")
+            deadline = time.monotonic() + 60
+            while "Concurrency:" not in (log.read_text() if log.exists() else ""):
+                assert time.monotonic() < deadline, "dbt never reached its run"
+                time.sleep(0.1)
+            time.sleep(1)
+
+    messages = list(
+        _forked_build(_seed_argv(tmp_path, database), False, tmp_path, hold_the_warehouse)
+    )
+    assert messages[-1] == ("done", None), messages
+    assert [v["info"]["name"] for k, v in messages if k == "event"] == ["LogSeedResult"]
+    with duckdb.connect(str(database), read_only=True) as conn:
+        assert conn.execute("select done from step_work").fetchall() == [(1,)]
+        assert conn.execute("select count(*) from reference.event_catalogue").fetchone()[0] > 0
+
+
+def test_a_step_s_work_that_fails_stops_dbt_before_it_opens_the_warehouse(tmp_path: Path) -> None:
+    """When the step's own work fails, its error ends the build, and dbt, still waiting to
+    open the warehouse, is killed: no process is left to write the file."""
+    import os
+
+    from okendo_pipeline.defs.dbt.resources import _forked_build
+    from okendo_pipeline_tests.runs import forked_children
+
+    database = tmp_path / "w.duckdb"
+    log = tmp_path / "dbt.log"
+
+    def fail_once_dbt_waits() -> None:
+        import time
+
+        deadline = time.monotonic() + 60
+        while "Concurrency:" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline, "dbt never reached its run"
+            time.sleep(0.1)
+        raise RuntimeError("the scope could not be copied")
+
+    with pytest.raises(RuntimeError, match="the scope could not be copied"):
+        list(_forked_build(_seed_argv(tmp_path, database), False, tmp_path, fail_once_dbt_waits))
+    assert forked_children(os.getpid()) == []
+    assert not database.exists()  # dbt never opened (and so never created) the file
+
+
 def test_dbt_gets_the_warehouse_memory_bound(settings, warehouse_path: str) -> None:
     """dbt's DuckDB connection is bounded like the pipeline's: without it a full build of
     1,000,000 customers took 10.5 GB. The bound reaches dbt as a var its profile reads."""

@@ -250,44 +250,16 @@ select 1
 
 {%- macro okendo_build_scope() -%}
 {#- on-run-start: the rows an incremental build's staging reads (okendo_staged), copied once
-    from the current state and the loyalty members' history: the touched customers' resources,
-    the referrals of their referrer records and the referrer records of their referrals (a
-    referral's events name both people). Found on the keys, then fetched by row id: a filtered
-    scan that also read the payloads took 2.4 s for 875 rows of 8.9 million, by row id 0.9 s.
-    A full build reads the views. Tables are named, not sourced: a hook has no dependencies. -#}
+    per build (okendo_scope_sql). The pipeline's own builds copy them before dbt opens the
+    warehouse, while dbt starts, and say so with the var okendo_scope_prepared; a build run by
+    hand copies them here. A full build reads the views. -#}
 {%- if execute and flags.WHICH in ('build', 'run') -%}
 {%- if flags.FULL_REFRESH -%}
 {{ okendo_drop_scope() }}
+{%- elif var('okendo_scope_prepared', false) -%}
+select 1
 {%- else -%}
-create or replace table raw.okendo_scope_current as
-with own as (
-    select rowid as row_id, resource_type, resource_id
-    from raw.current_resources
-    where customer_key in (select customer_key from raw.touched_customers)
-),
-referrals_of_own_referrers as (
-    select rowid as row_id from raw.current_resources
-    where resource_type = 'referral' and resource ->> 'referrerId' in (
-        select resource_id from own where resource_type = 'referrer')
-),
-referrers_of_own_referrals as (
-    select rowid as row_id from raw.current_resources
-    where resource_type = 'referrer' and resource_id in (
-        select resource ->> 'referrerId' from raw.current_resources
-        where rowid in (select row_id from own where resource_type = 'referral'))
-)
-select * from raw.current_resources where rowid in (
-    select row_id from own
-    union select row_id from referrals_of_own_referrers
-    union select row_id from referrers_of_own_referrals
-);
-create or replace table raw.okendo_scope_history as
-select * from raw.envelopes where rowid in (
-    select rowid from raw.envelopes
-    where resource_type = 'loyalty_customer' and resource_id in (
-        select resource_id from raw.envelopes
-        where resource_type = 'loyalty_customer' and customer_key in (select customer_key from raw.touched_customers))
-);
+{{ okendo_scope_sql() }}
 {%- endif -%}
 {%- endif -%}
 {%- endmacro -%}

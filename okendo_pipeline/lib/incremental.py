@@ -11,6 +11,11 @@ tests, the unit tests (fixed inputs) and the event catalogue seed (its rows are 
 the tests of the tables it rebuilt read the touched customers' rows. After a build succeeds, the
 touched rows it took into account are removed and the build is recorded; a failed build leaves
 them, so the next build recomputes them again.
+
+An incremental build's staging reads a copy of the touched customers' records (the build's
+scope, ``raw.okendo_scope_*``). The pipeline copies it itself (``prepare_scope``) while dbt
+starts, before dbt opens the warehouse; a build run by hand copies it from dbt's on-run-start
+hook. Both run the one dbt macro that holds its SQL.
 """
 
 from collections.abc import Sequence
@@ -45,6 +50,10 @@ BUILT_CUSTOMERS_DAYS = 7
 # Without the manifest's list (tests of the planning alone), the marts stand for the models.
 MARTS = ("marts.customer_profiles", "marts.customer_events", "marts.customer_profile_attributes")
 INCREMENTAL_EXCLUDE = "config.materialized:view resource_type:unit_test resource_type:seed"
+
+# The macro file holding the scope's SQL (plain SQL in a Jinja macro, no dbt functions).
+SCOPE_MACRO_FILE = ("macros", "okendo_scope.sql")
+SCOPE_MACRO = "okendo_scope_sql"
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,31 @@ def plan_build(
         customers=customers,
         project=project,
     )
+
+
+def scope_sql() -> str:
+    """The SQL that copies an incremental build's scope: the dbt macro ``okendo_scope_sql``,
+    rendered with Jinja alone (it uses nothing of dbt's), so the pipeline and a build run by
+    hand copy the same rows."""
+    import jinja2
+
+    from okendo_pipeline.lib.dbt_project import DBT_PROJECT_DIR
+
+    text = DBT_PROJECT_DIR.joinpath(*SCOPE_MACRO_FILE).read_text()
+    return str(getattr(jinja2.Environment().from_string(text).module, SCOPE_MACRO)())
+
+
+def prepare_scope(conn: duckdb.DuckDBPyConnection) -> None:
+    """Copy the next incremental build's scope (``raw.okendo_scope_current`` and
+    ``raw.okendo_scope_history``) from the touched customers, in one transaction. The build
+    drops it when it ends (dbt's on-run-end hook)."""
+    conn.execute("begin transaction")
+    try:
+        conn.execute(scope_sql())
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
 
 
 def finish_build(conn: duckdb.DuckDBPyConnection, plan: BuildPlan) -> None:

@@ -59,7 +59,10 @@ def okendo_dbt_models(
     and unit tests that only a changed project could change) unless a full build is due. A
     selection of the models leaves the touched customers and the build record to a build of
     them all."""
-    dbt_vars = run_settings.dbt_vars(warehouse)
+    # The step copies an incremental build's scope itself, while dbt starts (the var tells the
+    # on-run-start hook). Passed to every build, so dbt's vars, and with them its partial
+    # parse, stay the same from build to build.
+    dbt_vars = {**run_settings.dbt_vars(warehouse), "okendo_scope_prepared": True}
     with warehouse.connect() as conn:  # closed again before dbt opens the file
         sync_schema.ensure_schema(conn)  # the sync history views read the sync tables
         plan = incremental.plan_build(
@@ -71,10 +74,16 @@ def okendo_dbt_models(
             relations=model_relations(),
         )
     context.log.info(f"{'full' if plan.full_refresh else 'incremental'} build: {plan.reason}")
+
+    def prepare_scope() -> None:
+        with warehouse.connect() as conn:
+            incremental.prepare_scope(conn)
+
     events = dbt.build(
         ["build", "--vars", json.dumps(dbt_vars), *plan.dbt_args()],
         context=context,
         target_path=build_target(warehouse.database),
+        prepare=None if plan.full_refresh else prepare_scope,
     )
     with progress.bar("build models and tests", node_count(), "node") as built:
         for event in events:

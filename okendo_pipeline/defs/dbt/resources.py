@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -23,6 +23,9 @@ from okendo_pipeline.lib.dbt_project import dbt_project
 
 # dbt's events for a finished node, which dagster-dbt turns into outputs and check results.
 RESULT_EVENTS = frozenset({"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"})
+# dbt's last event before it first opens a connection ("Concurrency: 2 threads", as the run
+# starts): a build whose step still works on the warehouse waits there.
+OPENS_THE_WAREHOUSE_NEXT = "ConcurrencyLine"
 
 
 class DbtBuildError(Exception):
@@ -48,9 +51,12 @@ class OkendoDbtResource(DbtCliResource):
         *,
         context: dg.AssetExecutionContext,
         target_path: Path,
+        prepare: Callable[[], None] | None = None,
     ) -> Iterator[dg.Output | dg.AssetCheckResult | dg.AssetObservation]:
         """``dbt <args>`` for the assets ``context`` selects, yielding each node's Dagster
-        events as it finishes; raises ``DbtBuildError`` after the last if dbt failed."""
+        events as it finishes; raises ``DbtBuildError`` after the last if dbt failed.
+        ``prepare`` is the step's own work on the warehouse, done while dbt starts (about a
+        second of imports and parsing); dbt opens the warehouse once it has returned."""
         cleaned, selects, excludes = extract_runtime_selection_from_args(list(args))
         params = get_updated_cli_invocation_params_for_context(
             context=context,
@@ -70,7 +76,8 @@ class OkendoDbtResource(DbtCliResource):
             "--no-use-colors",  # plain text in logs and failure messages
         ]
         errors: list[str] = []
-        for kind, value in _forked_build(argv, "--no-write-json" in cleaned, target_path):
+        built = _forked_build(argv, "--no-write-json" in cleaned, target_path, prepare)
+        for kind, value in built:
             if kind == "event":
                 event = DbtCoreCliEventMessage(raw_event=value, event_history_metadata={})
                 yield from event.to_default_asset_events(
@@ -87,18 +94,24 @@ class OkendoDbtResource(DbtCliResource):
 
 
 def _forked_build(
-    argv: list[str], write_results: bool, target_path: Path
+    argv: list[str],
+    write_results: bool,
+    target_path: Path,
+    prepare: Callable[[], None] | None = None,
 ) -> Iterator[tuple[str, object]]:
     """Run ``dbtRunner().invoke(argv)`` in a forked child and yield what it sends, in order:
     ("event", a finished node's event as a dict), ("error", an error line), and last ("done",
-    None on success, else the reason). A child that ends without "done" (killed, out of
-    memory) ends the build with its exit code; a step stopped early (the run stopped from the
-    UI) kills the child before it returns."""
+    None on success, else the reason). With ``prepare``, the child waits before it first opens
+    the warehouse until ``prepare`` has run here (DuckDB lets one process at a time write a
+    file); if ``prepare`` raises, the child is killed and the error goes on. A child that ends
+    without "done" (killed, out of memory) ends the build with its exit code; a step stopped
+    early (the run stopped from the UI) kills the child before it returns."""
     fork = multiprocessing.get_context("fork")
     receiver, sender = fork.Pipe(duplex=False)
+    gate, opener = fork.Pipe(duplex=False) if prepare is not None else (None, None)
     child = fork.Process(
         target=_child,
-        args=(argv, write_results, target_path, sender, os.getpid()),
+        args=(argv, write_results, target_path, sender, os.getpid(), gate),
         name="dbt build",
         daemon=True,
     )
@@ -106,6 +119,9 @@ def _forked_build(
     sender.close()  # the child's copy is the only writer: its exit ends the pipe
     done = False
     try:
+        if prepare is not None and opener is not None:
+            prepare()
+            opener.send(True)  # the warehouse is free: dbt may open it
         while not done:
             try:
                 kind, value = receiver.recv()
@@ -118,20 +134,32 @@ def _forked_build(
         child.join()
     finally:
         receiver.close()
+        if opener is not None:
+            opener.close()
         if child.is_alive():  # stopped early: dbt must not go on writing the warehouse
             child.kill()
             child.join()
 
 
 def _child(
-    argv: list[str], write_results: bool, target_path: Path, sender: Connection, parent: int
+    argv: list[str],
+    write_results: bool,
+    target_path: Path,
+    sender: Connection,
+    parent: int,
+    gate: Connection | None,
 ) -> None:
-    """The forked child: dbt's build, each finished node's event sent as it happens."""
+    """The forked child: dbt's build, each finished node's event sent as it happens; with a
+    ``gate``, dbt opens the warehouse once the parent says it may."""
     _end_with(parent)
     from dbt.cli.main import dbtRunner
     from dbt_common.events.functions import msg_to_dict
 
+    waiting = [gate] if gate is not None else []
+
     def on_event(msg) -> None:  # called on dbt's threads: one sends at a time on the pipe
+        if waiting and msg.info.name == OPENS_THE_WAREHOUSE_NEXT:
+            waiting.pop().recv()  # holds dbt's main thread; the parent kills it on failure
         if msg.info.name in RESULT_EVENTS:
             event: tuple[str, object] = ("event", msg_to_dict(msg))
         elif msg.info.level == "error":
