@@ -121,7 +121,10 @@ def _forked_build(
     try:
         if prepare is not None and opener is not None:
             prepare()
-            opener.send(True)  # the warehouse is free: dbt may open it
+            # The warehouse is free: dbt may open it. This process keeps its copy of the
+            # gate open, so the send holds even when dbt has already ended (it failed before
+            # its run, and what it sent says why).
+            opener.send(True)
         while not done:
             try:
                 kind, value = receiver.recv()
@@ -134,8 +137,9 @@ def _forked_build(
         child.join()
     finally:
         receiver.close()
-        if opener is not None:
-            opener.close()
+        for end in (gate, opener):
+            if end is not None:
+                end.close()
         if child.is_alive():  # stopped early: dbt must not go on writing the warehouse
             child.kill()
             child.join()
