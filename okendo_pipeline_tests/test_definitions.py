@@ -141,6 +141,17 @@ def _seed_argv(tmp_path: Path, database: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def _wait_for_dbt_s_run(log: Path) -> None:
+    """Until dbt's log shows its run starting ("Concurrency: ..."): the point past which dbt
+    would open the warehouse."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while "Concurrency:" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, "dbt never reached its run"
+        time.sleep(0.1)
+
+
 def test_dbt_opens_the_warehouse_only_once_the_step_s_own_work_is_done(tmp_path: Path) -> None:
     """The step works on the warehouse while dbt starts (a micro-batch copies its scope then).
     DuckDB lets one process write a file: dbt, had it opened the file meanwhile, would fail on
@@ -156,10 +167,7 @@ def test_dbt_opens_the_warehouse_only_once_the_step_s_own_work_is_done(tmp_path:
     def hold_the_warehouse() -> None:
         with duckdb.connect(str(database)) as conn:
             conn.execute("create table step_work as select 1 as done")
-            deadline = time.monotonic() + 60
-            while "Concurrency:" not in (log.read_text() if log.exists() else ""):
-                assert time.monotonic() < deadline, "dbt never reached its run"
-                time.sleep(0.1)
+            _wait_for_dbt_s_run(log)
             time.sleep(1)
 
     messages = list(
@@ -184,12 +192,7 @@ def test_a_step_s_work_that_fails_stops_dbt_before_it_opens_the_warehouse(tmp_pa
     log = tmp_path / "dbt.log"
 
     def fail_once_dbt_waits() -> None:
-        import time
-
-        deadline = time.monotonic() + 60
-        while "Concurrency:" not in (log.read_text() if log.exists() else ""):
-            assert time.monotonic() < deadline, "dbt never reached its run"
-            time.sleep(0.1)
+        _wait_for_dbt_s_run(log)
         raise RuntimeError("the scope could not be copied")
 
     with pytest.raises(RuntimeError, match="the scope could not be copied"):
