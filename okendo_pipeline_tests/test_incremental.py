@@ -241,6 +241,9 @@ def test_a_small_load_rebuilds_only_the_customers_it_touches(tmp_path: Path) -> 
     assert results["args"]["which"] == "build" and not results["args"]["write_json"]
     assert "model.okendo.customer_events" in ran
     assert not any(n.startswith(("seed.", "unit_test.")) for n in ran)  # only a full build's
+    # The step copied the build's scope while dbt started, so dbt's hook copied nothing.
+    (hook,) = (r for r in results["results"] if r["unique_id"].endswith("on-run-start-0"))
+    assert hook["compiled_code"].strip() == "select 1"
     assert (target / "manifest.json").stat().st_mtime_ns == manifest
     # The marts read the rows each upstream model rebuilt (okendo_built), not the whole tables.
     events = compiled(database, "customer_events")
