@@ -203,8 +203,10 @@ def _child(
     _end_with(parent)
     if warm:
         _warm_up()
-    # A spare the run does not use waits here until the run's end kills it.
-    argv, write_results, target, gated = command.recv()
+    try:
+        argv, write_results, target, gated = command.recv()
+    except EOFError:  # a spare the run did not use
+        return
     target_path = Path(target)
     from dbt.cli.main import dbtRunner
     from dbt_common.events.functions import msg_to_dict
