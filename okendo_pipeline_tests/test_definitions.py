@@ -8,7 +8,6 @@ import dagster as dg
 import duckdb
 import pytest
 
-from okendo_pipeline.defs.dbt.resources import OkendoDbtResource
 from okendo_pipeline_tests.samples import envelope, write_landing
 
 
@@ -74,7 +73,7 @@ def test_the_dbt_build_lets_go_of_the_warehouse(
 def test_a_dbt_build_that_cannot_start_fails_with_dbt_s_reason(tmp_path: Path) -> None:
     """When dbt stops before any node (here a profile naming an adapter that is not
     installed), no node event ever comes: the build still ends, with dbt's reason."""
-    from okendo_pipeline.defs.dbt.resources import DbtBuildError
+    from okendo_pipeline.defs.dbt.resources import DbtBuildError, OkendoDbtResource
     from okendo_pipeline.lib.dbt_project import dbt_project
 
     (tmp_path / "profiles.yml").write_text(
@@ -97,7 +96,7 @@ def test_a_dbt_process_that_dies_ends_the_build_with_its_exit_code(tmp_path: Pat
     import threading
     import time
 
-    from okendo_pipeline.defs.dbt.resources import _Child, _forked_build
+    from okendo_pipeline.defs.dbt.resources import _forked_build
     from okendo_pipeline.lib.dbt_project import dbt_project
     from okendo_pipeline_tests.runs import forked_children
 
@@ -121,7 +120,7 @@ def test_a_dbt_process_that_dies_ends_the_build_with_its_exit_code(tmp_path: Pat
     killer = threading.Thread(target=kill_the_child)
     killer.start()
     try:
-        messages = list(_forked_build(_Child.fork(warm=False), argv, False, tmp_path))
+        messages = list(_forked_build(argv, False, tmp_path))
     finally:
         killer.join()
     assert killed
@@ -160,7 +159,7 @@ def test_dbt_opens_the_warehouse_only_once_the_step_s_own_work_is_done(tmp_path:
     opens it, and a second longer; dbt waits, then loads the seed."""
     import time
 
-    from okendo_pipeline.defs.dbt.resources import _Child, _forked_build
+    from okendo_pipeline.defs.dbt.resources import _forked_build
 
     database = tmp_path / "w.duckdb"
     log = tmp_path / "dbt.log"
@@ -171,9 +170,8 @@ def test_dbt_opens_the_warehouse_only_once_the_step_s_own_work_is_done(tmp_path:
             _wait_for_dbt_s_run(log)
             time.sleep(1)
 
-    argv = _seed_argv(tmp_path, database)
     messages = list(
-        _forked_build(_Child.fork(warm=False), argv, False, tmp_path, hold_the_warehouse)
+        _forked_build(_seed_argv(tmp_path, database), False, tmp_path, hold_the_warehouse)
     )
     assert messages[-1] == ("done", None), messages
     assert [v["info"]["name"] for k, v in messages if k == "event"] == ["LogSeedResult"]
@@ -187,7 +185,7 @@ def test_a_step_s_work_that_fails_stops_dbt_before_it_opens_the_warehouse(tmp_pa
     open the warehouse, is killed: no process is left to write the file."""
     import os
 
-    from okendo_pipeline.defs.dbt.resources import _Child, _forked_build
+    from okendo_pipeline.defs.dbt.resources import _forked_build
     from okendo_pipeline_tests.runs import forked_children
 
     database = tmp_path / "w.duckdb"
@@ -197,58 +195,10 @@ def test_a_step_s_work_that_fails_stops_dbt_before_it_opens_the_warehouse(tmp_pa
         _wait_for_dbt_s_run(log)
         raise RuntimeError("the scope could not be copied")
 
-    argv = _seed_argv(tmp_path, database)
     with pytest.raises(RuntimeError, match="the scope could not be copied"):
-        list(_forked_build(_Child.fork(warm=True), argv, False, tmp_path, fail_once_dbt_waits))
+        list(_forked_build(_seed_argv(tmp_path, database), False, tmp_path, fail_once_dbt_waits))
     assert forked_children(os.getpid()) == []
     assert not database.exists()  # dbt never opened (and so never created) the file
-
-
-def _run_with_dbt(build: bool, tmp_path: Path) -> dict[str, list[int]]:
-    """A Dagster run of a dbt asset (the project's seed) through the dbt resource, which loads
-    the seed when ``build``: the pipeline's forked children when the step starts, while the
-    step works during the build (its ``prepare``, called once dbt has its command), and after
-    the run."""
-    import json
-    import os
-
-    from dagster_dbt import dbt_assets
-
-    from okendo_pipeline.lib.dbt_project import dbt_project
-    from okendo_pipeline_tests.runs import forked_children
-
-    seen: dict[str, list[int]] = {}
-    seed = ["seed", "--vars", json.dumps({"duckdb_path": str(tmp_path / "w.duckdb")})]
-
-    @dbt_assets(manifest=dbt_project.manifest_path, select="event_catalogue")
-    def catalogue(context, dbt: OkendoDbtResource):
-        seen["start"] = forked_children(os.getpid())
-        if build:
-            prepare = lambda: seen.setdefault("build", forked_children(os.getpid()))  # noqa: E731
-            yield from dbt.build(seed, context=context, target_path=tmp_path, prepare=prepare)
-
-    dbt = OkendoDbtResource(project_dir=dbt_project.project_dir)
-    assert dg.materialize([catalogue], resources={"dbt": dbt}, raise_on_error=False) is not None
-    seen["after"] = forked_children(os.getpid())
-    return seen
-
-
-def test_a_run_forks_dbt_s_process_as_it_starts_and_its_build_uses_it(tmp_path: Path) -> None:
-    """dbt's process is forked when the run starts, to import dbt while the first steps run
-    (a micro-batch's load); the build hands it its command instead of forking another, and
-    nothing is left once the run ends."""
-    seen = _run_with_dbt(True, tmp_path)
-    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
-        assert conn.execute("select count(*) from reference.event_catalogue").fetchone()[0] > 0
-    assert len(seen["start"]) == 1, seen
-    assert seen["build"] == seen["start"], seen  # no second process for the build
-    assert seen["after"] == []
-
-
-def test_a_run_that_builds_nothing_ends_the_process_it_forked_for_dbt(tmp_path: Path) -> None:
-    seen = _run_with_dbt(False, tmp_path)
-    assert len(seen["start"]) == 1, seen
-    assert seen["after"] == []
 
 
 def test_dbt_gets_the_warehouse_memory_bound(settings, warehouse_path: str) -> None:
