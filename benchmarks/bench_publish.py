@@ -44,8 +44,9 @@ def mark_changes(conn: duckdb.DuckDBPyConnection, customers: int) -> None:
         f"from marts.customer_profiles using sample {int(customers)} rows"
     )
     conn.execute(
-        "insert into raw.model_builds select now(), false, 'bench_publish', as_of, "
-        "points_expiry_months, ? from raw.model_builds order by finished_at desc limit 1",
+        "insert into raw.model_builds (finished_at, full_refresh, reason, as_of, "
+        "points_expiry_months, customers, project) select now(), false, 'bench_publish', as_of, "
+        "points_expiry_months, ?, project from raw.model_builds order by finished_at desc limit 1",
         [customers],
     )
     conn.execute("commit")

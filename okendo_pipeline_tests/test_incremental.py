@@ -58,9 +58,15 @@ def differences(a: str, b: str) -> dict[str, int]:
         return out
 
 
+# The resource types of the two last slices, one each: their builds leave out the intermediate
+# models those types do not reach.
+ONE_TYPE_SLICES = ("review", "loyalty_earning_transaction")
+
+
 def sliced(generated: Path) -> list[list[tuple[str, str]]]:
     """The generator's output for 300 customers as four shuffled slices of (folder, line):
-    200 lines delivered again in a later slice, a rename and a delete arriving in the last."""
+    200 lines delivered again in a later slice, a rename and a delete arriving in the fourth;
+    then two slices of 40 lines of one resource type each (``ONE_TYPE_SLICES``)."""
     generate(generated, 300, seed=5, as_of=date(2026, 6, 1))
     lines = [
         (path.parent.name, line)
@@ -70,6 +76,8 @@ def sliced(generated: Path) -> list[list[tuple[str, str]]]:
     ]
     rng = random.Random(11)
     rng.shuffle(lines)
+    late = [[line for line in lines if line[0] == kind][:40] for kind in ONE_TYPE_SLICES]
+    lines = [line for line in lines if not any(line in part for part in late)]
     slices = [lines[i::4] for i in range(4)]
     slices[2] += rng.sample(slices[0], 200)  # delivered again, in a later run
     # Late: a customer renamed, and a review deleted, after their records were built.
@@ -80,7 +88,7 @@ def sliced(generated: Path) -> list[list[tuple[str, str]]]:
     renamed["resource"] = customer["resource"] | {"givenName": "Late"}
     deleted = {**review, "topic": "delete", "sequenceNumber": "9" * 12}
     slices[3] += [("customer", json.dumps(renamed)), ("review", json.dumps(deleted))]
-    return slices
+    return slices + late
 
 
 def land(landing: Path, n: int, part: list[tuple[str, str]]) -> str:
@@ -95,23 +103,32 @@ def land(landing: Path, n: int, part: list[tuple[str, str]]) -> str:
 
 def test_incremental_runs_equal_one_full_refresh(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
-    incremental = str(tmp_path / "incremental.duckdb")
+    database = str(tmp_path / "incremental.duckdb")
     for n, part in enumerate(sliced(tmp_path / "generated")):
         as_of = land(landing, n, part)
-        assert run_refresh(landing, incremental, as_of).success
+        assert run_refresh(landing, database, as_of).success
 
     full = str(tmp_path / "full.duckdb")
     assert run_refresh(landing, full, "2026-06-02").success
-    assert differences(incremental, full) == dict.fromkeys(MARTS, 0)
+    assert differences(database, full) == dict.fromkeys(MARTS, 0)
 
-    with duckdb.connect(incremental, read_only=True) as conn:
+    with duckdb.connect(database, read_only=True) as conn:
         builds = conn.execute(
-            "select full_refresh, reason from raw.model_builds order by finished_at"
+            "select full_refresh, reason, left_out from raw.model_builds order by finished_at"
         ).fetchall()
         profiles = conn.execute("select count(*) from marts.customer_profiles").fetchone()[0]
-    assert [b[0] for b in builds] == [True, False, True, False]
+    assert [b[0] for b in builds] == [True, False, True, False, False, False]
     assert builds[2][1] == "as_of changed (2026-06-01 -> 2026-06-02)"
     assert profiles > 300
+    # Slices of every type rebuild every model; a slice of one type leaves out the models it
+    # cannot reach (the reviews' loyalty models, the transactions' review models).
+    feeds = dbt_project.intermediate_feeds()
+    assert builds[1][2] == builds[3][2] == []
+    for (_, _, skipped), kind in zip(builds[4:], ONE_TYPE_SLICES, strict=True):
+        assert skipped == list(incremental.left_out(feeds, frozenset({kind})))
+    assert "int_loyalty_members_aggregated_to_customers" in builds[4][2]
+    assert "int_reviews_aggregated_to_customers" in builds[5][2]
+    assert "int_customer_keys_unioned" not in builds[4][2] + builds[5][2]
 
 
 PLAN_ROWS = {
@@ -241,13 +258,20 @@ def test_a_small_load_rebuilds_only_the_customers_it_touches(tmp_path: Path) -> 
     assert results["args"]["which"] == "build" and not results["args"]["write_json"]
     assert "model.okendo.customer_events" in ran
     assert not any(n.startswith(("seed.", "unit_test.")) for n in ran)  # only a full build's
+    # A review reaches the review models, not the loyalty ones: those are left out, tests and
+    # all, and keep their rows.
+    assert {"model.okendo.int_events_reviews", "model.okendo.int_customer_keys_unioned"} <= ran
+    assert not any("int_events_loyalty" in n or "int_loyalty_members" in n for n in ran)
     # The step copied the build's scope while dbt started, so dbt's hook copied nothing.
     (hook,) = (r for r in results["results"] if r["unique_id"].endswith("on-run-start-0"))
     assert hook["compiled_code"].strip() == "select 1"
     assert (target / "manifest.json").stat().st_mtime_ns == manifest
-    # The marts read the rows each upstream model rebuilt (okendo_built), not the whole tables.
+    # The marts read the rows each upstream model rebuilt (okendo_built), not the whole tables,
+    # and a model left out filtered to the touched customers.
     events = compiled(database, "customer_events")
-    assert '"raw"."okendo_scope_int_events_reviews"' in events and '"intermediate"' not in events
+    assert '"raw"."okendo_scope_int_events_reviews"' in events
+    assert '"intermediate"."int_events_reviews"' not in events
+    assert '"intermediate"."int_events_loyalty" where customer_key in' in events
     # So do the tests: the relationship from the events' customers to the profiles reads the
     # copies on both sides.
     (related,) = (
@@ -559,6 +583,70 @@ def test_the_project_fingerprint_follows_the_models_not_the_tests() -> None:
     assert dbt_project.fingerprint(manifest, project_file + b"\n# vars edited") != before
     relations = dbt_project.model_relations()
     assert "marts.customer_profiles" in relations and "staging.stg_okendo__reviews" in relations
+
+
+def test_an_intermediate_model_is_fed_the_types_of_the_staging_models_above_it() -> None:
+    """``feeds`` walks up the graph to the staging models' declared types; anything above a
+    model that declares none (a staging model without the meta, a source read directly) makes
+    it a model every incremental build rebuilds. Seeds are the project's and do not count."""
+
+    def node(name: str, schema: str, **config: object) -> dict:
+        kind = "seed" if schema == "reference" else "model"
+        return {"name": name, "schema": schema, "resource_type": kind, "config": config}
+
+    nodes = {
+        "model.p.stg_a": node("stg_a", "staging", meta={"okendo_resource_types": ["a"]}),
+        "model.p.stg_b": node("stg_b", "staging", meta={"okendo_resource_types": ["b", "c"]}),
+        "model.p.stg_x": node("stg_x", "staging", meta={}),
+        "seed.p.catalogue": node("catalogue", "reference"),
+        "model.p.int_a": node("int_a", "intermediate", materialized="incremental"),
+        "model.p.int_ab": node("int_ab", "intermediate", materialized="incremental"),
+        "model.p.int_x": node("int_x", "intermediate", materialized="incremental"),
+        "model.p.int_raw": node("int_raw", "intermediate", materialized="incremental"),
+        "model.p.int_view": node("int_view", "intermediate", materialized="view"),
+        "model.p.mart": node("mart", "marts", materialized="incremental"),
+    }
+    parents = {
+        "model.p.int_a": ["model.p.stg_a", "seed.p.catalogue"],
+        "model.p.int_ab": ["model.p.int_a", "model.p.stg_b"],
+        "model.p.int_x": ["model.p.int_a", "model.p.stg_x"],
+        "model.p.int_raw": ["source.p.raw.current_resources"],
+        "model.p.mart": ["model.p.int_ab"],
+    }
+    fed = dbt_project.feeds({"nodes": nodes, "parent_map": parents})
+    assert fed == {
+        "int_a": frozenset({"a"}),
+        "int_ab": frozenset({"a", "b", "c"}),
+        "int_x": None,
+        "int_raw": None,
+    }
+    assert incremental.left_out(fed, frozenset({"c"})) == ("int_a",)
+    assert incremental.left_out(fed, frozenset({"a"})) == ()
+    assert incremental.left_out(fed, frozenset()) == ("int_a", "int_ab")
+    assert incremental.left_out(fed, None) == ()  # a load that recorded no types
+
+
+def test_each_staging_model_declares_the_resource_types_its_sql_reads() -> None:
+    """The declared types are what leaves models out: each staging model's must be exactly the
+    types its SQL selects, and together they must cover every resource type of the contract."""
+    import re
+
+    from okendo_pipeline.lib.okendo.contract.models import RESOURCE_TYPES
+
+    manifest = json.loads(dbt_project.dbt_project.manifest_path.read_text())
+    staging = [
+        n for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["schema"] == "staging"
+    ]  # fmt: skip
+    declared_all: set[str] = set()
+    for node in staging:
+        macro = dbt_project.DBT_PROJECT_DIR / "macros" / "staging" / f"{node['name']}.sql"
+        sql = macro.read_text()
+        read = set(re.findall(r"'(\w+)'", sql)) & set(RESOURCE_TYPES)  # the types it names
+        declared = set(node["config"]["meta"].get("okendo_resource_types", []))
+        assert read and declared == read, node["name"]
+        declared_all |= declared
+    assert declared_all == set(RESOURCE_TYPES)
 
 
 def test_dbt_build_by_hand_after_a_load_runs_the_unit_tests_too(tmp_path: Path) -> None:

@@ -444,3 +444,27 @@ def test_an_interrupted_first_load_is_repaired_from_the_whole_history(
         ("ada@example.com",),
         ("bo@x.io",),
     ]
+
+
+def test_a_load_records_the_resource_types_of_what_it_touched(
+    landing: Path, conn: duckdb.DuckDBPyConnection
+) -> None:
+    """Each load after the first records the types of the records whose current state it
+    changed, and only those: a referral reaches its referrer's customer as a referral. A
+    duplicate changes nothing and records nothing; a first load records no types (any)."""
+    write_landing(landing, "customer", "a.jsonl", [envelope("customer", 1)])
+    write_landing(landing, "referrer", "a.jsonl", [envelope("referrer", 1)])
+    first = load_landing(conn, landing)
+    assert table(conn, "select count(*) from raw.touched_types") == [(0,)]
+    write_landing(landing, "referral", "b.jsonl", [envelope("referral", 1)])
+    write_landing(landing, "customer", "b.jsonl", [envelope("customer", 1)])  # a duplicate
+    second = load_landing(conn, landing)
+    assert first.load_id != second.load_id
+    assert table(conn, "select resource_type, load_id from raw.touched_types") == [
+        ("referral", second.load_id)
+    ]
+    touched = conn.execute(
+        "select customer_key from raw.touched_customers where load_id = ? order by 1",
+        [second.load_id],
+    ).fetchall()
+    assert touched == [("ada@example.com",), ("bob@example.com",)]  # the referrer, the recipient

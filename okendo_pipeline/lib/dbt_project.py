@@ -96,3 +96,43 @@ def fingerprint(manifest: dict, project_file: bytes) -> str:
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
     digest.update(project_file)
     return digest.hexdigest()[:16]
+
+
+def intermediate_feeds() -> dict[str, frozenset[str] | None]:
+    """``feeds`` of the manifest."""
+    return feeds(json.loads(dbt_project.manifest_path.read_text()))
+
+
+def feeds(manifest: dict) -> dict[str, frozenset[str] | None]:
+    """Each incremental model of the intermediate layer, by name: the Okendo resource types
+    that reach it, from the staging models above it (their ``meta.okendo_resource_types``).
+    None when something above it declares no types (a staging model without the meta, a
+    source read directly): such a model is rebuilt by every incremental build."""
+    nodes, parents = manifest["nodes"], manifest["parent_map"]
+    out: dict[str, frozenset[str] | None] = {}
+    for uid, node in nodes.items():
+        config = node["config"]
+        if node["schema"] != "intermediate" or config.get("materialized") != "incremental":
+            continue
+        types: set[str] | None = set()
+        seen: set[str] = set()
+        stack = [uid]
+        while stack and types is not None:
+            for parent in parents.get(stack.pop(), []):
+                above = nodes.get(parent)
+                if parent in seen or (above is not None and above["resource_type"] == "seed"):
+                    continue  # a seed's rows are the project's: a change makes the build full
+                seen.add(parent)
+                if above is None or above["resource_type"] != "model":
+                    types = None  # a source or anything else read directly
+                    break
+                if above["schema"] == "staging":
+                    declared = above["config"].get("meta", {}).get("okendo_resource_types")
+                    if not declared:
+                        types = None
+                        break
+                    types.update(declared)
+                else:
+                    stack.append(parent)
+        out[node["name"]] = frozenset(types) if types else None
+    return out

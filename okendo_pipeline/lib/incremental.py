@@ -8,9 +8,12 @@ last build (an edited model must be recomputed for every customer), or when aske
 (``--full-refresh``). An incremental build leaves out what depends on the project alone, which
 is unchanged since the last build ran it: the views (re-created by every full build) with their
 tests, the unit tests (fixed inputs) and the event catalogue seed (its rows are the project's);
-the tests of the tables it rebuilt read the touched customers' rows. After a build succeeds, the
-touched rows it took into account are removed and the build is recorded; a failed build leaves
-them, so the next build recomputes them again.
+the tests of the tables it rebuilt read the touched customers' rows. It also leaves out the
+intermediate models that none of the touched resource types reaches (``left_out``: a batch of
+reviews cannot change a loyalty member's balance), with their tests: their rows are those of
+the last build. The marts are always rebuilt. After a build succeeds, the touched rows it took
+into account are removed and the build is recorded; a failed build leaves them, so the next
+build recomputes them again.
 
 An incremental build's staging reads a copy of the touched customers' records (the build's
 scope, ``raw.okendo_scope_*``). The pipeline copies it itself (``prepare_scope``) while dbt
@@ -18,7 +21,7 @@ starts, before dbt opens the warehouse; a build run by hand copies it from dbt's
 hook. Both run the one dbt macro that holds its SQL.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -38,6 +41,8 @@ create table if not exists raw.model_builds (
 );
 -- The dbt project's fingerprint (``dbt_project.project_fingerprint``); added after the table.
 alter table raw.model_builds add column if not exists project varchar;
+-- The intermediate models an incremental build left out (``left_out``); added after the table.
+alter table raw.model_builds add column if not exists left_out varchar[];
 -- The customers each incremental build recomputed, kept a week: what the analysts' file must
 -- take again (``lib/analytics.py``); a full build has no rows here (everything changed).
 create table if not exists raw.built_customers (
@@ -65,6 +70,7 @@ class BuildPlan:
     load_ids: list[str] = field(default_factory=list)
     customers: int = 0
     project: str | None = None
+    left_out: tuple[str, ...] = ()
 
     def dbt_args(self) -> list[str]:
         """What ``dbt build`` needs besides its vars. An incremental build writes no
@@ -74,7 +80,7 @@ class BuildPlan:
         keeps ``run_results.json`` (``OkendoDbtResource.build``)."""
         if self.full_refresh:
             return ["--full-refresh"]
-        return ["--exclude", INCREMENTAL_EXCLUDE, "--no-write-json"]
+        return ["--exclude", " ".join([INCREMENTAL_EXCLUDE, *self.left_out]), "--no-write-json"]
 
 
 def plan_build(
@@ -85,13 +91,24 @@ def plan_build(
     requested: bool,
     project: str | None = None,
     relations: Sequence[str] = (),
+    feeds: Mapping[str, frozenset[str] | None] | None = None,
 ) -> BuildPlan:
-    """Full or incremental, and why; the loads whose touched customers the build covers."""
-    loader.ensure_schema(conn)  # raw.touched_customers is the loader's
+    """Full or incremental, and why; the loads whose touched customers the build covers, and
+    the intermediate models it leaves out (``feeds``: ``dbt_project.feeds``; none without)."""
+    loader.ensure_schema(conn)  # raw.touched_customers and raw.touched_types are the loader's
     conn.execute(DDL)
-    load_ids = [r[0] for r in conn.execute(
-        "select distinct load_id from raw.touched_customers order by 1"
-    ).fetchall()]  # fmt: skip
+    loads = conn.execute(
+        """
+        select l.load_id, t.resource_type
+        from (select load_id from raw.touched_customers
+              union select load_id from raw.touched_types) l
+        left join (select distinct load_id, resource_type from raw.touched_types) t
+            using (load_id)
+        order by 1, 2
+        """
+    ).fetchall()
+    load_ids = sorted({load_id for load_id, _ in loads})
+    types = None if any(t is None for _, t in loads) else frozenset(t for _, t in loads)
     customers = conn.execute(
         "select count(distinct customer_key) from raw.touched_customers"
     ).fetchone()[0]
@@ -121,7 +138,18 @@ def plan_build(
         load_ids=load_ids,
         customers=customers,
         project=project,
+        left_out=() if reason else left_out(feeds or {}, types),
     )
+
+
+def left_out(
+    feeds: Mapping[str, frozenset[str] | None], types: frozenset[str] | None
+) -> tuple[str, ...]:
+    """The models an incremental build leaves out: those ``feeds`` gives types for, none of
+    them touched. ``types`` None (a load that recorded none) leaves nothing out."""
+    if types is None:
+        return ()
+    return tuple(sorted(name for name, fed in feeds.items() if fed is not None and not fed & types))
 
 
 def scope_sql() -> str:
@@ -168,12 +196,14 @@ def finish_build(conn: duckdb.DuckDBPyConnection, plan: BuildPlan) -> None:
         )
         if plan.load_ids:
             conn.execute("delete from raw.touched_customers where load_id in ?", [plan.load_ids])
+            conn.execute("delete from raw.touched_types where load_id in ?", [plan.load_ids])
         conn.execute(
             "insert into raw.model_builds (finished_at, full_refresh, reason, as_of, "
-            "points_expiry_months, customers, project) values (now(), ?, ?, ?, ?, ?, ?)",
+            "points_expiry_months, customers, project, left_out) "
+            "values (now(), ?, ?, ?, ?, ?, ?, ?)",
             [
                 *(plan.full_refresh, plan.reason, plan.as_of, plan.points_expiry_months),
-                *(plan.customers, plan.project),
+                *(plan.customers, plan.project, list(plan.left_out)),
             ],
         )
         conn.execute("commit")

@@ -14,6 +14,7 @@ from okendo_pipeline.lib.dbt_project import (
     build_target,
     dbt_project,
     ensure_manifest,
+    intermediate_feeds,
     model_relations,
     project_fingerprint,
 )
@@ -56,7 +57,8 @@ def okendo_dbt_models(
     """``dbt build`` of the selected models: models and their tests, streamed as events. The
     warehouse path and memory bound, the reference date and the points expiry reach dbt as its
     vars. Incremental (the customers the loads since the last build touched, without the views
-    and unit tests that only a changed project could change) unless a full build is due. A
+    and unit tests that only a changed project could change, and without the intermediate
+    models no touched resource type reaches) unless a full build is due. A
     selection of the models leaves the touched customers and the build record to a build of
     them all."""
     # The step copies an incremental build's scope itself, while dbt starts (the var tells the
@@ -72,8 +74,14 @@ def okendo_dbt_models(
             requested=run_settings.full_refresh,
             project=project_fingerprint(),
             relations=model_relations(),
+            feeds=intermediate_feeds(),
         )
     context.log.info(f"{'full' if plan.full_refresh else 'incremental'} build: {plan.reason}")
+    if plan.left_out:
+        context.log.info(
+            "unchanged, left out with their tests (no touched record of the types they read): "
+            + ", ".join(plan.left_out)
+        )
 
     def prepare_scope() -> None:
         with warehouse.connect() as conn:

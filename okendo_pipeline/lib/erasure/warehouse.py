@@ -162,7 +162,7 @@ def _mark_linked_customers(conn: duckdb.DuckDBPyConnection) -> None:
         where customer_key in (select customer_key from erased_keys)
         """
     )
-    conn.execute(loader.TOUCHED_CUSTOMERS_SQL, [LOAD_ID])
+    loader.record_touched(conn, LOAD_ID)
     conn.execute("insert into raw.pending_current select * from touched")
 
 

@@ -89,6 +89,13 @@ create table if not exists raw.touched_customers (
     customer_key varchar not null,
     load_id varchar not null
 );
+-- The resource types of the records each load touched (those whose current state it changed):
+-- an incremental build leaves out the intermediate models no staging model of these types
+-- feeds. A load without rows here (customers marked by hand, a first load) touched any type.
+create table if not exists raw.touched_types (
+    resource_type varchar not null,
+    load_id varchar not null
+);
 create table if not exists raw.rejected_records (
     resource_type varchar not null, -- the folder the line was found in
     file varchar not null,
@@ -621,8 +628,19 @@ def recompute_current(conn: duckdb.DuckDBPyConnection, load_id: str) -> None:
             [load_id],
         )
     else:
-        conn.execute(TOUCHED_CUSTOMERS_SQL, [load_id])
+        record_touched(conn, load_id)
     conn.execute("delete from raw.pending_current")
+
+
+def record_touched(conn: duckdb.DuckDBPyConnection, load_id: str) -> None:
+    """Record what the records of the temp table ``touched`` (resource type and id) change:
+    the customers (``TOUCHED_CUSTOMERS_SQL``) and the resource types (``raw.touched_types``).
+    Each rule that reaches other customers starts from a touched record, so the types of the
+    touched records are the types of everything the load changed."""
+    conn.execute(TOUCHED_CUSTOMERS_SQL, [load_id])
+    conn.execute(
+        "insert into raw.touched_types select distinct resource_type, ? from touched", [load_id]
+    )
 
 
 def current_is_empty(conn: duckdb.DuckDBPyConnection) -> bool:
