@@ -148,9 +148,18 @@ end
 {{ relation }}
 {%- elif built is not none -%}
 {{ built }}
-{%- else -%}
+{%- elif relation.schema == 'staging' -%}
 (select * from {{ okendo_staged(relation) }} where {{ key }} in {{ okendo_touched() }})
+{%- else -%}
+{{ okendo_rows_of(relation, key ~ ' in ' ~ okendo_touched()) }}
 {%- endif -%}
+{%- endmacro -%}
+
+{%- macro okendo_rows_of(relation, condition) -%}
+{#- The rows of a table that meet `condition`, picked by row id first: a filter on the table
+    itself read every column of every row before dropping most of them (100 customers' rows
+    of int_events_reviews, 1.6 million rows: 0.6-3.5 s filtered, 0.16-0.2 s by row id). -#}
+(select * from {{ relation }} where rowid in (select rowid from {{ relation }} where {{ condition }}))
 {%- endmacro -%}
 
 {%- macro okendo_incremental_build(commands=('build', 'run')) -%}
@@ -216,7 +225,7 @@ create or replace table {{ okendo_built_relation(model.name) }} as
 {% if temporary is not none -%}
 select * from temp.main.{{ adapter.quote(temporary) }}
 {%- else -%}
-select * from {{ this }} where customer_key in {{ okendo_touched() }}
+select * from {{ okendo_rows_of(this, 'customer_key in ' ~ okendo_touched()) }}
 {%- endif -%}
 {%- else -%}
 select 1

@@ -36,8 +36,8 @@
     {%- if built is not none -%}
         {%- do return(built) -%}
     {%- endif -%}
-    {%- do return('(select * from ' ~ relation ~ ' where customer_key in '
-                  ~ '(select customer_key from raw.touched_customers)) dbt_subquery') -%}
+    {%- do return(okendo_rows_of(relation, 'customer_key in '
+                  ~ '(select customer_key from raw.touched_customers)') ~ ' dbt_subquery') -%}
 {%- endmacro %}
 
 {% macro okendo_is_built(rows) -%}
