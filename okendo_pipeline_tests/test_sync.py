@@ -354,3 +354,26 @@ def test_a_plan_compares_every_customer_unless_only_rebuilt_ones_can_differ(buil
     full = sync(db, "iterable", url, env={"OKENDO_SYNC_ON_REMOVED": "clear"})
     assert scope(full) == every + "a full build ran since the last run"
     assert full.plan.profiles_planned == 0
+
+
+def test_a_ledger_written_before_its_event_key_gets_one() -> None:
+    """A warehouse whose ledger predates ``event_key`` has it added and filled once; the
+    plans find their events' rows on it, so a row without one would look new and go again."""
+    from okendo_pipeline.lib.sync import schema
+
+    with duckdb.connect() as conn:
+        conn.execute("create schema sync")
+        conn.execute(
+            "create table sync.event_ledger (destination varchar not null, event_id varchar not "
+            "null, status varchar not null, attempts integer not null, reason varchar, "
+            "updated_at timestamptz not null, sent_at timestamptz, run_id varchar)"
+        )
+        conn.execute(
+            "insert into sync.event_ledger values "
+            "('iterable', 'review:r-1:created', 'sent', 1, null, now(), now(), 'r')"
+        )
+        schema.ensure_schema(conn)
+        schema.ensure_schema(conn)  # once only
+        assert conn.execute(
+            "select event_key = md5_number_lower(event_id), count(*) over () from sync.event_ledger"
+        ).fetchall() == [(True, 1)]

@@ -194,7 +194,8 @@ end
     it is an incremental model the build selected; else none. Downstream models and the tests
     read the copy: finding the touched customers' rows again scanned the key column of every
     row (5.7 million in customer_events) once per reader, most of a micro-batch's SQL time. A
-    model built alone (a selection in the UI) reads its upstream tables filtered, as before. -#}
+    model built alone (a selection in the UI), or downstream of a model the build left out
+    (incremental.left_out), reads those tables filtered (okendo_rows_of). -#}
 {%- set node = okendo_incremental_model(relation) if okendo_incremental_build() else none -%}
 {%- if node is not none and node.unique_id in selected_resources -%}
 {%- do return(okendo_built_relation(node.name)) -%}
