@@ -28,31 +28,6 @@ RESULT_EVENTS = frozenset({"LogSeedResult", "LogModelResult", "LogSnapshotResult
 OPENS_THE_WAREHOUSE_NEXT = "ConcurrencyLine"
 
 
-def warm_up() -> None:
-    """Import dbt's command line and adapter, and build the JSON schemas dbt validates its
-    flags, profile and project against, in this process. Each build's child is forked from it
-    and starts from them instead of paying for them inside the models step, while the run
-    holds the warehouse (about 0.5 s of each micro-batch). Called as the definitions load, in
-    the main thread: a fork inherits no import half done."""
-    import dbt.cli.main  # noqa: F401
-    from dbt.adapters.duckdb.credentials import DuckDBCredentials
-    from dbt.contracts.project import (
-        Configuration,
-        PackageConfig,
-        ProfileConfig,
-        Project,
-        ProjectFlags,
-    )
-    from dbt.contracts.selection import SelectorFile
-
-    schemas = (ProjectFlags, DuckDBCredentials, ProfileConfig, Project, PackageConfig)
-    for schema in (*schemas, SelectorFile, Configuration):
-        schema.json_schema()  # cached on the class (functools.lru_cache)
-
-
-warm_up()
-
-
 class DbtBuildError(Exception):
     """A dbt command that did not succeed: its errors, as dbt reported them."""
 
