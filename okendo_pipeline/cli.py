@@ -154,13 +154,16 @@ def _generate(args: argparse.Namespace, s: settings.Settings) -> int:
 
 
 def _run(args: argparse.Namespace, s: settings.Settings) -> int:
-    from okendo_pipeline import pipeline
-    from okendo_pipeline.lib import dbt_project
+    from okendo_pipeline.lib import dbt_worker
 
     landing = args.landing or s.landing_dir
     if not landing.is_dir():
         print(f"error: landing folder {landing} does not exist", file=sys.stderr)
         return 2
+    dbt_worker.prestart()  # dbt's import, beside Dagster's import and the definitions' load
+    from okendo_pipeline import pipeline
+    from okendo_pipeline.lib import dbt_project
+
     dbt_project.prepare_if_changed()  # the manifest must match the models before loading
     from okendo_pipeline.definitions import defs
 

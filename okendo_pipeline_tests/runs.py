@@ -73,15 +73,17 @@ def land_another_review(landing: Path, database: str, review_id: str, **changes:
     (landing / "review" / f"{review_id}.jsonl").write_text(json.dumps(line) + "\n")
 
 
-def forked_children(parent: int) -> list[int]:
-    """The processes forked from ``parent`` (its children running its command line, such as
-    its dbt build), from ``/proc``; not its other children (a database server, a browser)."""
-    command = Path(f"/proc/{parent}/cmdline").read_bytes()
+def dbt_workers(parent: int) -> list[int]:
+    """``parent``'s dbt worker processes (``lib/dbt_worker.py``), from ``/proc``; not its other
+    children (a database server, a browser)."""
+    from okendo_pipeline.lib.dbt_worker import MODULE
+
     children = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            if ppid == parent and (stat.parent / "cmdline").read_bytes() == command:
+            command = (stat.parent / "cmdline").read_bytes().split(b"\0")
+            if ppid == parent and MODULE.encode() in command:
                 children.append(int(stat.parent.name))
         except (OSError, IndexError, ValueError):
             continue  # ended meanwhile

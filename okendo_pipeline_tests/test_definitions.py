@@ -88,7 +88,7 @@ def test_a_dbt_build_that_cannot_start_fails_with_dbt_s_reason(tmp_path: Path) -
 
 
 def test_a_dbt_process_that_dies_ends_the_build_with_its_exit_code(tmp_path: Path) -> None:
-    """dbt builds in a forked child; killed before it reports (as the kernel's OOM killer
+    """dbt builds in a worker process; killed before it reports (as the kernel's OOM killer
     would), the build ends, saying so, instead of waiting for events that never come."""
     import contextlib
     import os
@@ -96,9 +96,9 @@ def test_a_dbt_process_that_dies_ends_the_build_with_its_exit_code(tmp_path: Pat
     import threading
     import time
 
-    from okendo_pipeline.defs.dbt.resources import _forked_build
     from okendo_pipeline.lib.dbt_project import dbt_project
-    from okendo_pipeline_tests.runs import forked_children
+    from okendo_pipeline.lib.dbt_worker import build
+    from okendo_pipeline_tests.runs import dbt_workers
 
     argv = [
         "parse", "--no-partial-parse", "--quiet",  # a full parse: seconds, and no node events
@@ -112,7 +112,7 @@ def test_a_dbt_process_that_dies_ends_the_build_with_its_exit_code(tmp_path: Pat
         deadline = time.monotonic() + 30
         while not killed and time.monotonic() < deadline:
             time.sleep(0.3)
-            for pid in forked_children(os.getpid()):
+            for pid in dbt_workers(os.getpid()):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
@@ -120,11 +120,67 @@ def test_a_dbt_process_that_dies_ends_the_build_with_its_exit_code(tmp_path: Pat
     killer = threading.Thread(target=kill_the_child)
     killer.start()
     try:
-        messages = list(_forked_build(argv, False, tmp_path))
+        messages = list(build(argv, False, tmp_path))
     finally:
         killer.join()
     assert killed
     assert messages == [("done", "dbt's process ended (exit code -9) before it finished")]
+
+
+def test_the_run_starts_dbt_s_worker_and_ends_it_when_no_build_takes_it(
+    settings, landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dbt resource starts its worker process as the run starts (dbt imports meanwhile).
+    A run that ends without building (here its load fails: the warehouse path is a folder)
+    ends the worker too, instead of leaving it to wait for a command."""
+    import os
+    import re
+
+    from okendo_pipeline_tests.runs import dbt_workers, running
+
+    monkeypatch.setenv("OKENDO_DUCKDB_PATH", str(tmp_path))
+    write_landing(landing, "review", "a.jsonl", [envelope("review", 1)])
+    with dg.instance_for_test() as instance:
+        job = load().resolve_job_def("okendo_refresh")
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert not result.success
+    started = [m for m in logs if m.startswith("dbt's worker process started")]
+    assert len(started) == 1, logs
+    pid = int(re.search(r"pid (\d+)", started[0]).group(1))
+    assert not running(pid) and dbt_workers(os.getpid()) == []
+
+
+def test_a_worker_started_ahead_is_taken_unless_it_has_ended() -> None:
+    """``okendo-pipeline run`` starts dbt's worker before it imports Dagster; the run's dbt
+    resource takes that worker while it still waits, and starts another when it has ended
+    (killed meanwhile: a build must not be sent to a process that is gone)."""
+    import os
+    import signal
+    import time
+
+    from okendo_pipeline.lib import dbt_worker
+    from okendo_pipeline_tests.runs import dbt_workers, running
+
+    dbt_worker.prestart()
+    (ahead,) = dbt_workers(os.getpid())
+    taken = dbt_worker.take()
+    assert taken.process.pid == ahead
+    taken.close()
+
+    dbt_worker.prestart()
+    (ahead,) = dbt_workers(os.getpid())
+    os.kill(ahead, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while running(ahead) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    taken = dbt_worker.take()
+    try:
+        assert taken.process.pid != ahead and taken.process.poll() is None
+        assert dbt_workers(os.getpid()) == [taken.process.pid]
+    finally:
+        taken.close()
+    assert dbt_workers(os.getpid()) == []
 
 
 def _seed_argv(tmp_path: Path, database: Path) -> list[str]:
@@ -159,7 +215,7 @@ def test_dbt_opens_the_warehouse_only_once_the_step_s_own_work_is_done(tmp_path:
     opens it, and a second longer; dbt waits, then loads the seed."""
     import time
 
-    from okendo_pipeline.defs.dbt.resources import _forked_build
+    from okendo_pipeline.lib.dbt_worker import build
 
     database = tmp_path / "w.duckdb"
     log = tmp_path / "dbt.log"
@@ -170,9 +226,7 @@ def test_dbt_opens_the_warehouse_only_once_the_step_s_own_work_is_done(tmp_path:
             _wait_for_dbt_s_run(log)
             time.sleep(1)
 
-    messages = list(
-        _forked_build(_seed_argv(tmp_path, database), False, tmp_path, hold_the_warehouse)
-    )
+    messages = list(build(_seed_argv(tmp_path, database), False, tmp_path, hold_the_warehouse))
     assert messages[-1] == ("done", None), messages
     assert [v["info"]["name"] for k, v in messages if k == "event"] == ["LogSeedResult"]
     with duckdb.connect(str(database), read_only=True) as conn:
@@ -185,8 +239,8 @@ def test_a_step_s_work_that_fails_stops_dbt_before_it_opens_the_warehouse(tmp_pa
     open the warehouse, is killed: no process is left to write the file."""
     import os
 
-    from okendo_pipeline.defs.dbt.resources import _forked_build
-    from okendo_pipeline_tests.runs import forked_children
+    from okendo_pipeline.lib.dbt_worker import build
+    from okendo_pipeline_tests.runs import dbt_workers
 
     database = tmp_path / "w.duckdb"
     log = tmp_path / "dbt.log"
@@ -196,8 +250,8 @@ def test_a_step_s_work_that_fails_stops_dbt_before_it_opens_the_warehouse(tmp_pa
         raise RuntimeError("the scope could not be copied")
 
     with pytest.raises(RuntimeError, match="the scope could not be copied"):
-        list(_forked_build(_seed_argv(tmp_path, database), False, tmp_path, fail_once_dbt_waits))
-    assert forked_children(os.getpid()) == []
+        list(build(_seed_argv(tmp_path, database), False, tmp_path, fail_once_dbt_waits))
+    assert dbt_workers(os.getpid()) == []
     assert not database.exists()  # dbt never opened (and so never created) the file
 
 

@@ -20,7 +20,7 @@ from okendo_pipeline.lib import dbt_project, incremental
 from okendo_pipeline.lib.okendo.generator.generate import generate
 from okendo_pipeline_tests.runs import (
     dbt_cli,
-    forked_children,
+    dbt_workers,
     land_another_review,
     run_refresh,
     running,
@@ -437,7 +437,7 @@ def test_a_micro_batch_killed_mid_build_is_repaired_by_the_next(tmp_path: Path) 
         time.sleep(0.05)
     time.sleep(0.5)  # inside the build
     assert run.poll() is None, "the run ended before its dbt build could be killed"
-    builders = forked_children(run.pid)  # dbt builds in a child forked from the run's process
+    builders = dbt_workers(run.pid)  # dbt builds in a worker the run started
     assert builders, "no dbt process beside the run"
     os.kill(run.pid, signal.SIGKILL)  # the run's process alone, as the kernel's OOM killer would
     run.wait(30)
