@@ -83,8 +83,9 @@ def test_generate_run_status(tmp_path: Path) -> None:
     again = cli("run", *same)
     assert again.returncode == 0 and " 0 new envelopes" in again.stdout
     assert "(incremental: 0 touched customers)" in again.stdout
-    forced = cli("run", *same, "--full-refresh")
+    forced = cli("run", *same, "--full-refresh", "--verbose")
     assert forced.returncode == 0 and "(full: asked for (--full-refresh))" in forced.stdout
+    assert "OK created sql view model staging.stg_okendo__reviews" in forced.stdout  # dbt's own
 
     status = cli("status", "--database", str(database))
     assert status.returncode == 0, status.stderr

@@ -35,20 +35,26 @@ MODULE = "okendo_pipeline.lib.dbt_worker"
 @dataclass
 class Worker:
     """A started worker, waiting for its command: ``requests`` goes to it (the command, then
-    the go-ahead to open the warehouse), ``events`` comes from it."""
+    the go-ahead to open the warehouse), ``events`` comes from it, and so does what dbt prints
+    (``process.stdout``)."""
 
     process: subprocess.Popen
     requests: Connection
     events: Connection
 
-    def close(self) -> None:
+    def end(self) -> None:
         """End the worker unless it has ended: one that got no command (the run ended first)
-        has nothing to finish."""
+        has nothing to finish, one still building was stopped early."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+    def close(self) -> None:
+        self.end()
         self.requests.close()
         self.events.close()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def start() -> Worker:
@@ -60,7 +66,8 @@ def start() -> Worker:
     process = subprocess.Popen(
         [sys.executable, "-m", MODULE, str(to_worker), str(from_worker), str(os.getpid())],
         pass_fds=(to_worker, from_worker),
-        env={**os.environ, "PYTHONPATH": path},
+        env={**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"},  # lines as they come
+        stdout=subprocess.PIPE,  # echoed by the build, where the step's output goes then
     )
     os.close(to_worker)
     os.close(from_worker)
@@ -109,6 +116,8 @@ def build(
     returns."""
     worker = worker or start()
     process = worker.process
+    echo = threading.Thread(target=_echo, args=(process.stdout,), name="dbt's output")
+    echo.start()
     done = False
     try:
         command = (argv, write_results, str(target_path), dict(os.environ), os.getcwd())
@@ -133,7 +142,20 @@ def build(
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(10)  # it ends at once; one that does not is killed below
     finally:
-        worker.close()  # stopped early (the step raised): dbt must not go on writing
+        worker.end()  # stopped early (the step raised): dbt must not go on writing
+        echo.join()  # dbt's last lines, written before the step goes on
+        worker.close()
+
+
+def _echo(output) -> None:
+    """Write what the worker prints to this process's standard output as it is now, line by
+    line: where the caller has redirected it (``okendo-pipeline run`` keeps dbt's lines for
+    ``--verbose``), or into the step's captured output in Dagster."""
+    for line in output:  # read to the end whatever happens, or the worker blocks on a full pipe
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # none, or closed
+            sys.stdout.write(line.decode(errors="replace"))
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        sys.stdout.flush()
 
 
 # -- the worker's side ---------------------------------------------------------------------------
